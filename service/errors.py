@@ -1,0 +1,76 @@
+"""The one exception hierarchy of the serving side.
+
+Every failure a caller can act on is a `SlotTaggerError` subclass with a stable, greppable
+`code`, an HTTP status for the REST API and an exit code for the CLI, so each edge maps the
+same classes its own way and nothing inside needs to know which edge it runs under.
+Messages say what went wrong and where (a path, a line number) so they can be fixed without
+a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SlotTaggerError(Exception):
+    """Base class: catch this at an edge (CLI `main`, a REST error handler)."""
+
+    code: str = "slot_tagger_error"
+    http_status: int = 500
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        """The body of `{"error": ...}`; `field` only when the error points at one."""
+        body = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+# --- the model on disk -----------------------------------------------------------------
+
+
+class ModelNotFound(SlotTaggerError):
+    """The model path is missing, or holds no integer version folder."""
+
+    code = "model_not_found"
+    http_status = 503
+
+
+class ModelCorrupt(SlotTaggerError):
+    """The SavedModel or its metadata.json cannot be loaded or breaks the export contract."""
+
+    code = "model_corrupt"
+    http_status = 503
+
+
+# --- a client's input: fail that one sentence, answer the rest --------------------------
+
+
+class InputError(SlotTaggerError):
+    """A client sent something we will not tag; it is their fix, hence 400 and exit 1."""
+
+    code = "invalid_input"
+    http_status = 400
+    exit_code = 1
+
+
+class EmptyInput(InputError):
+    """Empty or whitespace-only text: there is nothing to tag."""
+
+    code = "empty_input"
+
+
+class InputTooLong(InputError):
+    """More tokens than the predictor's `max_tokens`, which bounds one batch's memory."""
+
+    code = "input_too_long"
+
+
+class UndecodableInput(InputError):
+    """Bytes that are not UTF-8."""
+
+    code = "invalid_utf8"

@@ -1,0 +1,142 @@
+"""Find and load an exported model (TensorFlow Serving layout: `models/<name>/<version>/`).
+
+Loading turns every way a model folder can be wrong into `ModelNotFound` or `ModelCorrupt`
+with the path in the message, so the CLI and the REST workers never show a TF traceback.
+The signature's outputs are checked against `metadata.json` here, once, so the predictor
+can trust them on every batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from service.errors import ModelCorrupt, ModelNotFound
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_KEY = "serving_default"
+METADATA_FILE = "metadata.json"
+KNOWN_HEADS = ("slots", "intent", "pos")
+# Output keys each head must add to the signature, beside the always-present "lengths".
+HEAD_OUTPUTS = {
+    "slots": ("slots", "slot_confidence"),
+    "pos": ("pos", "pos_confidence"),
+    "intent": ("intent", "intent_confidence"),
+}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded export: call `signature(tokens=...)`; `module` keeps its variables alive."""
+
+    signature: Callable[..., dict[str, tf.Tensor]]
+    module: Any
+    metadata: dict[str, Any]
+    name: str
+    version: int
+    heads: tuple[str, ...]
+    path: Path
+
+
+def resolve_version_dir(path: Path) -> Path:
+    """Return the version folder to serve: `path` itself if it is one, else its newest.
+
+    Only integer-named subfolders count, as in TensorFlow Serving, so a half-written export
+    in a temporary folder beside them is never picked.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelNotFound(f"model path {path} does not exist or is not a folder")
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()]
+    if versions:
+        return max(versions, key=lambda p: int(p.name))
+    if path.name.isdigit():
+        return path  # a version folder without a SavedModel: load_model says it is corrupt
+    raise ModelNotFound(f"model path {path} holds no integer version folder (e.g. {path}/1)")
+
+
+def load_model(path: Path | str) -> LoadedModel:
+    """Load the newest version under `path` (or the version folder `path`) and check it."""
+    version_dir = resolve_version_dir(Path(path))
+    metadata = _read_metadata(version_dir)
+    heads = tuple(metadata["heads"])
+    try:
+        module = tf.saved_model.load(str(version_dir))
+    except Exception as exc:  # TF raises OSError, ValueError, DecodeError, OpError...
+        raise ModelCorrupt(f"cannot load SavedModel at {version_dir}: {_first_line(exc)}") from exc
+    signature = module.signatures.get(SIGNATURE_KEY)
+    if signature is None:
+        raise ModelCorrupt(f"SavedModel at {version_dir} has no '{SIGNATURE_KEY}' signature")
+    _check_outputs(signature, heads, version_dir)
+    # The folder name is what TF Serving serves; metadata only speaks for a loose folder.
+    version = int(version_dir.name if version_dir.name.isdigit() else metadata.get("version", 0))
+    model = LoadedModel(
+        signature=signature,
+        module=module,
+        metadata=metadata,
+        name=str(metadata.get("name", version_dir.parent.name)),
+        version=version,
+        heads=heads,
+        path=version_dir,
+    )
+    logger.info(
+        "loaded model %s version %d from %s; heads %s; label counts %s",
+        model.name,
+        model.version,
+        version_dir,
+        ",".join(heads),
+        {head: len(metadata["labels"].get(head, [])) for head in heads},
+    )
+    return model
+
+
+def _read_metadata(version_dir: Path) -> dict[str, Any]:
+    """Parse and check metadata.json: the heads it names decide which outputs we read."""
+    meta_path = version_dir / METADATA_FILE
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelCorrupt(f"{meta_path} is missing; was the export interrupted?") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelCorrupt(f"{meta_path} is not readable JSON: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise ModelCorrupt(f"{meta_path} must hold a JSON object")
+    heads = metadata.get("heads")
+    if not isinstance(heads, list) or not heads or not set(heads) <= set(KNOWN_HEADS):
+        raise ModelCorrupt(
+            f"{meta_path}: 'heads' must be a non-empty subset of {list(KNOWN_HEADS)}, got {heads!r}"
+        )
+    if not isinstance(metadata.get("labels"), dict):
+        raise ModelCorrupt(f"{meta_path}: 'labels' must be an object of label lists per head")
+    return metadata
+
+
+def _check_outputs(signature: Any, heads: tuple[str, ...], version_dir: Path) -> None:
+    """Fail at load, not mid-batch, when the signature lacks an output its heads promise."""
+    outputs = set(signature.structured_outputs)
+    expected = {"lengths"}.union(*(HEAD_OUTPUTS[head] for head in heads))
+    missing = sorted(expected - outputs)
+    if missing:
+        raise ModelCorrupt(
+            f"SavedModel at {version_dir} lacks outputs {missing} for heads {list(heads)}"
+        )
+    inputs = signature.structured_input_signature[1]
+    if set(inputs) != {"tokens"}:
+        raise ModelCorrupt(
+            f"SavedModel at {version_dir} must take one input 'tokens', takes {sorted(inputs)}"
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    """TF error texts run to pages; the first line says what happened."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,86 @@
+"""End to end: fixtures → tiny trained model → SavedModel on disk → CLI in a fresh process."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from tests.conftest import FIXTURES, REPO, tiny_config
+from training.config import ConfigError, load_config
+from training.evaluate import evaluate_model
+from training.export import SIGNATURE
+from training.pipeline import main as pipeline_main
+from training.pipeline import run
+
+SENTENCES = ["i want to fly from boston to taipei", "", "Show me flights that leave Taipei tomorrow"]
+
+
+def test_export_has_tensorflow_serving_layout_and_full_metadata(tiny_model):
+    assert tiny_model.name == "1" and tiny_model.parent.name == "tiny"
+    for name in ("saved_model.pb", "variables", "metadata.json", "learning_curve.png", "report.md"):
+        assert (tiny_model / name).exists(), name
+    metadata = json.loads((tiny_model / "metadata.json").read_text())
+    assert metadata["heads"] == ["slots", "intent", "pos"]
+    assert metadata["labels"]["slots"][0] == "O" and "NOUN" in metadata["labels"]["pos"]
+    for key in ("config", "data", "training_seconds", "packages", "created", "git_commit", "version"):
+        assert key in metadata, key
+    for split in ("dev", "test", "dev_argmax", "test_argmax", "dev_unseen_cities"):
+        assert split in metadata["metrics"], split
+    assert {"slot_f1", "intent_accuracy", "sentence_accuracy", "upos_accuracy"} <= set(metadata["metrics"]["test"])
+
+
+def test_serving_signature_takes_padded_token_strings(tiny_model):
+    serve = tf.saved_model.load(str(tiny_model)).signatures[SIGNATURE]
+    outputs = serve(tokens=tf.constant([["fly", "to", "taipei"], ["hello", "", ""]]))
+    assert outputs["lengths"].numpy().tolist() == [3, 1]
+    assert outputs["slots"].shape == (2, 3) and outputs["pos"].shape == (2, 3)
+    assert outputs["slots"][1, 1].numpy() == b"" and outputs["slot_confidence"][1, 1].numpy() == 0.0
+    assert outputs["intent"].shape == (2,) and 0.0 < outputs["intent_confidence"][0].numpy() <= 1.0
+
+
+def test_reloaded_model_tags_through_the_cli_in_a_fresh_process(tiny_model, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "tag", "--model", str(tiny_model.parent), "--input", str(source)],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1, result.stderr  # the empty line failed, the others did not
+    assert len(lines) == len(SENTENCES)
+    assert "error" in lines[1]
+    for line, text in ((lines[0], SENTENCES[0]), (lines[2], SENTENCES[2])):
+        assert line["tokens"] == text.split()
+        assert len(line["slots"]) == len(line["pos"]) == len(line["tokens"])
+        assert isinstance(line["intent"], str) and 0 <= line["intent_confidence"] <= 1
+        for entity in line["entities"]:
+            assert text[entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_a_second_run_adds_a_version_and_evaluate_reads_the_newest(tmp_path):
+    config = tiny_config(name="versions", heads=("pos",), max_epochs=1)
+    first = run(config, tmp_path, data_dir=FIXTURES)
+    second = run(config, tmp_path, data_dir=FIXTURES)
+    assert (first.name, second.name) == ("1", "2")
+    result = evaluate_model(tmp_path / "versions", "test", FIXTURES)
+    assert result["model"] == str(second)
+    (scores,) = result["metrics"].values()
+    assert set(scores) == {"upos_accuracy"}
+
+
+def test_training_is_deterministic_given_a_seed(tmp_path):
+    config = tiny_config(name="seeded", heads=("slots", "intent"), max_epochs=1)
+    metrics = [json.loads((run(config, tmp_path / str(i), FIXTURES) / "metadata.json").read_text())["metrics"] for i in range(2)]
+    assert metrics[0] == metrics[1]
+
+
+def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('name = "x"\nheads = ["slots", "sentiment"]\nseq_data = "atis"\n')
+    with pytest.raises(ConfigError, match="bad.toml.*sentiment"):
+        load_config(config)
+    config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')
+    assert pipeline_main(["--config", str(config), "--models-dir", str(tmp_path)]) == 2
+    assert "missing" in capsys.readouterr().err

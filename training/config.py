@@ -1,0 +1,98 @@
+"""Training configuration: one frozen dataclass, read from a TOML file.
+
+Every hyperparameter lives here with its default, and the whole config is saved beside each
+exported model, so a model can always be traced back to exactly how it was trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADS = ("slots", "intent", "pos")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    heads: tuple[str, ...]
+    seq_data: str = ""  # folder with train/dev/test in seq.in/seq.out/label format (slots, intent)
+    conllu_data: str = ""  # folder with *train.conllu, *dev.conllu, *test.conllu (pos)
+    seed: int = 42
+    # featurization
+    min_word_count: int = 1  # rarer training words go to the OOV buckets
+    oov_buckets: int = 8
+    trigram_buckets: int = 16384
+    max_trigrams: int = 20  # longer words keep their first trigrams only
+    suffix_buckets: int = 4096
+    # network
+    word_dim: int = 100
+    trigram_dim: int = 64
+    suffix_dim: int = 32
+    shape_dim: int = 8
+    lstm_units: int = 128
+    lstm_layers: int = 2
+    dropout: float = 0.3
+    word_dropout: float = 0.25  # share of known words replaced by OOV in training
+    # optimization
+    batch_size: int = 32
+    learning_rate: float = 0.002
+    clipnorm: float = 5.0
+    max_epochs: int = 40
+    patience: int = 6  # epochs without dev improvement before stopping
+    max_minutes: float = 13.0  # wall-clock budget for the training loop
+    max_steps_per_epoch: int = 0  # 0 means the whole training set; tests set a few steps
+
+    def data_dir(self, head: str) -> str:
+        return self.conllu_data if head == "pos" else self.seq_data
+
+
+def load_config(path: Path, **overrides) -> TrainConfig:
+    """Reads a TOML config; unknown keys and missing data folders are reported by name."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    raw.update(overrides)
+    known = {field.name for field in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; allowed: {sorted(known)}")
+    raw["heads"] = tuple(raw.get("heads", ()))
+    try:
+        config = TrainConfig(**raw)
+    except TypeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    validate(config, source=str(path))
+    return config
+
+
+def validate(config: TrainConfig, source: str = "config") -> None:
+    bad = [head for head in config.heads if head not in HEADS]
+    if not config.heads or bad:
+        raise ConfigError(f"{source}: heads must be a non-empty subset of {list(HEADS)}, got {list(config.heads)}")
+    for head in config.heads:
+        if not config.data_dir(head):
+            field = "conllu_data" if head == "pos" else "seq_data"
+            raise ConfigError(f"{source}: head {head!r} needs {field} to name a dataset folder")
+
+
+def default_data_dir() -> Path:
+    """DATA_DIR from the environment, else the shared benchmark data beside the repository."""
+    return Path(os.environ.get("DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+def resolve_data_path(folder: str, data_dir: Path) -> Path:
+    """Absolute folders are used as given; relative ones are looked up under DATA_DIR."""
+    path = Path(folder)
+    return path if path.is_absolute() else data_dir / path

@@ -1,0 +1,70 @@
+"""Scores a tagger on labelled sentences: slot F1 (conlleval, via seqeval), intent accuracy,
+sentence accuracy and UPOS accuracy.
+
+It takes any callable with the serving contract (tokens `[batch, time]` → dict of outputs), so the
+in-training tagger and a reloaded SavedModel are scored by the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from seqeval.metrics import f1_score, precision_score, recall_score
+
+from training.features import PAD_TOKEN
+from training.readers import Sentence
+
+TagFunction = Callable[..., dict]
+
+
+def predict(tag_fn: TagFunction, sentences: list[Sentence], batch_size: int = 256) -> list[dict]:
+    """Runs `tag_fn` over sentences batched by length; returns per-sentence label lists."""
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
+    results: list[dict] = [{} for _ in sentences]
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(sentences[i].tokens) for i in batch)
+        padded = [list(sentences[i].tokens) + [PAD_TOKEN] * (width - len(sentences[i].tokens)) for i in batch]
+        outputs = tag_fn(tokens=tf.constant(padded, dtype=tf.string))
+        for row, index in enumerate(batch):
+            length = len(sentences[index].tokens)
+            results[index] = _row(outputs, row, length)
+    return results
+
+
+def _row(outputs: dict, row: int, length: int) -> dict:
+    result = {}
+    for head in ("slots", "pos"):
+        if head in outputs:
+            result[head] = [tag.decode() for tag in outputs[head][row, :length].numpy()]
+    if "intent" in outputs:
+        result["intent"] = outputs["intent"][row].numpy().decode()
+    return result
+
+
+def score(sentences: list[Sentence], predictions: list[dict]) -> dict[str, float]:
+    """Metrics for every head present in both gold and predictions, as percentages."""
+    metrics: dict[str, float] = {}
+    has = {head: all(head in p for p in predictions) for head in ("slots", "intent", "pos")}
+    if has["slots"] and sentences[0].slots is not None:
+        gold = [list(s.slots) for s in sentences]
+        guess = [p["slots"] for p in predictions]
+        metrics["slot_f1"] = 100 * f1_score(gold, guess)
+        metrics["slot_precision"] = 100 * precision_score(gold, guess)
+        metrics["slot_recall"] = 100 * recall_score(gold, guess)
+    if has["intent"] and sentences[0].intent is not None:
+        metrics["intent_accuracy"] = 100 * float(np.mean([s.intent == p["intent"] for s, p in zip(sentences, predictions)]))
+    if has["slots"] and has["intent"] and sentences[0].slots is not None and sentences[0].intent is not None:
+        metrics["sentence_accuracy"] = 100 * float(
+            np.mean([list(s.slots) == p["slots"] and s.intent == p["intent"] for s, p in zip(sentences, predictions)])
+        )
+    if has["pos"] and sentences[0].pos is not None:
+        pairs = [(g, q) for s, p in zip(sentences, predictions) for g, q in zip(s.pos, p["pos"])]
+        metrics["upos_accuracy"] = 100 * float(np.mean([g == q for g, q in pairs]))
+    return {name: round(value, 2) for name, value in metrics.items()}
+
+
+def evaluate(tag_fn: TagFunction, sentences: list[Sentence]) -> dict[str, float]:
+    return score(sentences, predict(tag_fn, sentences))

@@ -1,0 +1,103 @@
+"""In-graph featurization: token strings in, integer feature ids out.
+
+The same `TokenFeaturizer` runs once over the training data (so training works on ids and stays
+fast) and again inside the exported SavedModel (so serving takes raw token strings). Training and
+serving therefore cannot disagree about vocabulary, hashing or casing.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+PAD_TOKEN = ""  # batches are padded with the empty string; a real token is never empty
+
+# Case/shape classes: lower-cased chatbot text and cased treebank text both carry information here.
+# The first pattern that matches a token wins; id 0 is padding and the last id is "anything else".
+SHAPE_PATTERNS = (
+    r"\p{Ll}+",  # lower
+    r"\p{Lu}+",  # UPPER
+    r"\p{Lu}\p{Ll}+",  # Title
+    r"\d+",  # digits
+    r".*\d.*",  # has a digit
+    r"[^\w\s]+",  # punctuation
+)
+SHAPE_COUNT = len(SHAPE_PATTERNS) + 2
+
+
+class TokenFeaturizer(keras.layers.Layer):
+    """Maps a `[batch, time]` string tensor to word, trigram, suffix and shape ids.
+
+    Word ids come from a lower-cased vocabulary with hashed out-of-vocabulary buckets; trigram ids
+    hash the letter trigrams of `#word#` into buckets (0 is padding), so unseen words still get
+    features; the suffix id hashes the last three letters, which carry most of English morphology.
+    """
+
+    def __init__(
+        self,
+        vocabulary: list[str],
+        oov_buckets: int,
+        trigram_buckets: int,
+        max_trigrams: int,
+        suffix_buckets: int,
+        **kwargs,
+    ):
+        super().__init__(trainable=False, **kwargs)
+        self.vocabulary = list(vocabulary)
+        self.oov_buckets = oov_buckets
+        self.trigram_buckets = trigram_buckets
+        self.max_trigrams = max_trigrams
+        self.suffix_buckets = suffix_buckets
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=self.vocabulary,
+            num_oov_indices=oov_buckets,
+            mask_token=PAD_TOKEN,
+            output_mode="int",
+        )
+
+    @property
+    def word_count(self) -> int:
+        """Size of the word-id space: padding, OOV buckets and the vocabulary."""
+        return 1 + self.oov_buckets + len(self.vocabulary)
+
+    def call(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        lowered = tf.strings.lower(tokens, encoding="utf-8")
+        is_token = tf.not_equal(tokens, PAD_TOKEN)
+        return {
+            "word_ids": tf.cast(self.lookup(lowered), tf.int32),
+            "trigram_ids": self._trigram_ids(lowered),
+            "suffix_ids": self._suffix_ids(lowered, is_token),
+            "shape_ids": shape_ids(tokens),
+        }
+
+    def _trigram_ids(self, lowered: tf.Tensor) -> tf.Tensor:
+        marked = tf.strings.join(["#", lowered, "#"])
+        chars = tf.strings.unicode_split(marked, "UTF-8")
+        trigrams = tf.strings.ngrams(chars, ngram_width=3, separator="")
+        ids = tf.strings.to_hash_bucket_fast(trigrams, self.trigram_buckets - 1) + 1
+        dense = ids.to_tensor(default_value=0, shape=[None, None, self.max_trigrams])
+        return tf.cast(dense, tf.int32)
+
+    def _suffix_ids(self, lowered: tf.Tensor, is_token: tf.Tensor) -> tf.Tensor:
+        padded = tf.strings.join(["###", lowered])  # short words and pads still have three characters
+        suffix = tf.strings.substr(padded, -3, 3, unit="UTF8_CHAR")
+        ids = tf.strings.to_hash_bucket_fast(suffix, self.suffix_buckets - 1) + 1
+        return tf.where(is_token, tf.cast(ids, tf.int32), 0)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "vocabulary": self.vocabulary,
+            "oov_buckets": self.oov_buckets,
+            "trigram_buckets": self.trigram_buckets,
+            "max_trigrams": self.max_trigrams,
+            "suffix_buckets": self.suffix_buckets,
+        }
+
+
+def shape_ids(tokens: tf.Tensor) -> tf.Tensor:
+    """Case/shape class of every token, 0 for padding."""
+    ids = tf.fill(tf.shape(tokens), SHAPE_COUNT - 1)
+    for shape_id, pattern in reversed(list(enumerate(SHAPE_PATTERNS, start=1))):
+        ids = tf.where(tf.strings.regex_full_match(tokens, pattern), shape_id, ids)
+    return tf.where(tf.equal(tokens, PAD_TOKEN), 0, ids)

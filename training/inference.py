@@ -1,0 +1,65 @@
+"""The end-to-end tagger: token strings in, labels and confidences out.
+
+This is the function the SavedModel serves, and the one the pipeline evaluates with, so the
+numbers reported for a model are the numbers of exactly what is exported.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from training.decoding import bio_constraints, decode_bio
+from training.features import PAD_TOKEN, TokenFeaturizer
+
+TOKENS_SPEC = tf.TensorSpec([None, None], tf.string, name="tokens")
+CONFIDENCE_KEYS = {"slots": "slot_confidence", "pos": "pos_confidence", "intent": "intent_confidence"}
+
+
+class EndToEndTagger:
+    """Featurizer + network + decoding; `decode` is "viterbi" (served) or "argmax" (for comparison)."""
+
+    def __init__(
+        self,
+        featurizer: TokenFeaturizer,
+        network: keras.Model,
+        labels: dict[str, list[str]],
+        decode: str = "viterbi",
+    ):
+        if decode not in ("viterbi", "argmax"):
+            raise ValueError(f"decode must be 'viterbi' or 'argmax', got {decode!r}")
+        self.featurizer = featurizer
+        self.network = network
+        self.labels = labels
+        self.decode = decode
+        self.label_tables = {head: tf.constant(names) for head, names in labels.items()}
+        if "slots" in labels:
+            self.slot_constraints = bio_constraints(labels["slots"])
+        self.serve = tf.function(self.__call__, input_signature=[TOKENS_SPEC], reduce_retracing=True)
+
+    def __call__(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = self.featurizer(tokens)
+        inputs = [features[name] for name in ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")]
+        logits = self.network(inputs, training=False)
+        mask = tf.not_equal(tokens, PAD_TOKEN)
+        outputs = {"lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
+        for head, head_logits in logits.items():
+            probabilities = tf.nn.softmax(head_logits, axis=-1)
+            if head == "intent":
+                ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            else:
+                ids = self._token_ids(head, probabilities, mask)
+            confidence = tf.gather(probabilities, ids, batch_dims=ids.shape.rank)
+            names = tf.gather(self.label_tables[head], ids)
+            if head != "intent":
+                names = tf.where(mask, names, PAD_TOKEN)
+                confidence = tf.where(mask, confidence, 0.0)
+            outputs[head] = names
+            outputs[CONFIDENCE_KEYS[head]] = confidence
+        return outputs
+
+    def _token_ids(self, head: str, probabilities: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        if head == "slots" and self.decode == "viterbi":
+            log_probs = tf.math.log(probabilities + 1e-9)
+            return decode_bio(log_probs, mask, *self.slot_constraints)
+        return tf.argmax(probabilities, axis=-1, output_type=tf.int32)

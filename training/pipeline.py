@@ -1,0 +1,131 @@
+"""The training pipeline: config → data → vocabularies and labels → training → evaluation → export.
+
+    python -m training.pipeline --config training/configs/atis.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from training.config import REPO_ROOT, ConfigError, TrainConfig, default_data_dir, load_config
+from training.data import BatchMaker, Dataset, build_labels, build_vocabulary, load_datasets
+from training.evaluation import evaluate
+from training.export import directory_size, export_tagger
+from training.features import TokenFeaturizer
+from training.inference import EndToEndTagger
+from training.network import build_network
+from training.readers import DatasetError
+from training.report import plot_learning_curve, write_report
+from training.trainer import train
+from training.unseen_cities import replace_cities, unseen_city_names
+
+log = logging.getLogger(__name__)
+
+
+def build_tagger(config: TrainConfig, datasets: list[Dataset]) -> EndToEndTagger:
+    """A fresh, untrained tagger sized to the datasets' vocabulary and label sets."""
+    labels = build_labels(datasets)
+    labels = {head: labels[head] for head in config.heads}
+    featurizer = TokenFeaturizer(
+        vocabulary=build_vocabulary(datasets, config.min_word_count),
+        oov_buckets=config.oov_buckets,
+        trigram_buckets=config.trigram_buckets,
+        max_trigrams=config.max_trigrams,
+        suffix_buckets=config.suffix_buckets,
+    )
+    network = build_network(config, featurizer.word_count, {head: len(names) for head, names in labels.items()})
+    return EndToEndTagger(featurizer, network, labels)
+
+
+def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[str, float]]:
+    """Dev and test metrics with the served (Viterbi) decoding, plus argmax for comparison, plus
+    dev with unseen city names when the data has city slots."""
+    argmax = EndToEndTagger(tagger.featurizer, tagger.network, tagger.labels, decode="argmax")
+    metrics: dict[str, dict[str, float]] = {"dev": {}, "test": {}, "dev_argmax": {}, "test_argmax": {}}
+    for dataset in datasets:
+        for split in ("dev", "test"):
+            metrics[split].update(evaluate(tagger.serve, dataset.splits[split]))
+            if "slots" in dataset.heads:
+                metrics[f"{split}_argmax"].update(evaluate(argmax.serve, dataset.splits[split]))
+        if any(tag.endswith("city_name") for tag in tagger.labels.get("slots", [])) and "slots" in dataset.heads:
+            cities = unseen_city_names(dataset.splits["train"])
+            variant = replace_cities(dataset.splits["dev"], cities, seed=0)
+            metrics["dev_unseen_cities"] = evaluate(tagger.serve, variant)
+    return {split: values for split, values in metrics.items() if values}
+
+
+def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
+    """Trains, evaluates and exports one model; returns its version folder."""
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    started = time.monotonic()
+    datasets = load_datasets(config, data_dir)
+    tagger = build_tagger(config, datasets)
+    batches = BatchMaker(datasets, tagger.featurizer, tagger.labels, config.batch_size, config.seed)
+    history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
+    metrics = measure(tagger, datasets)
+    data = {
+        str(d.path): {"heads": list(d.heads), **{split: len(s) for split, s in d.splits.items()}} for d in datasets
+    }
+    metadata = {
+        "heads": list(config.heads),
+        "labels": tagger.labels,
+        "vocabulary_size": len(tagger.featurizer.vocabulary),
+        "config": dataclasses.asdict(config),
+        "data": data,
+        "metrics": metrics,
+        "training_seconds": round(history.seconds, 1),
+        "epochs": len(history.train_loss),
+        "best_epoch": history.best_epoch,
+    }
+    version_dir = export_tagger(tagger, models_dir / config.name, metadata)
+    plot_learning_curve(history, version_dir / "learning_curve.png")
+    extra = {
+        "exported to": str(version_dir),
+        "size on disk": f"{directory_size(version_dir) / 1e6:.1f} MB",
+        "pipeline time": f"{time.monotonic() - started:.0f} s",
+    }
+    write_report(version_dir / "report.md", config, history, metrics, extra)
+    return version_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train, evaluate and export a slot-tagger model.")
+    parser.add_argument("--config", required=True, type=Path, help="TOML config, e.g. training/configs/atis.toml")
+    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models", help="where models/<name>/<version>/ go")
+    parser.add_argument("--data-dir", type=Path, default=None, help="base folder for relative dataset paths (default: $DATA_DIR or ../shared/data)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (JSON value), e.g. --set max_epochs=2")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, **dict(_parse_override(item) for item in args.set))
+        version_dir = run(config, args.models_dir, args.data_dir or default_data_dir())
+    except (ConfigError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    metadata = json.loads((version_dir / "metadata.json").read_text(encoding="utf-8"))
+    print(json.dumps({"model": str(version_dir), "metrics": metadata["metrics"], "training_seconds": metadata["training_seconds"]}, indent=2))
+    return 0
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    key, separator, value = item.partition("=")
+    if not separator:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

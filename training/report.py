@@ -1,0 +1,58 @@
+"""The learning curve (PNG) and the Markdown report written beside every exported model."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: training machines have no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from training.config import TrainConfig  # noqa: E402
+from training.trainer import TrainingHistory  # noqa: E402
+
+
+def plot_learning_curve(history: TrainingHistory, path: Path) -> Path:
+    epochs = range(1, len(history.train_loss) + 1)
+    figure, loss_axis = plt.subplots(figsize=(7, 4))
+    loss_axis.plot(epochs, history.train_loss, color="tab:blue", label="train loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("train loss", color="tab:blue")
+    score_axis = loss_axis.twinx()
+    score_axis.plot(epochs, history.dev_score, color="tab:orange", label="dev score")
+    score_axis.set_ylabel("dev score (mean of head metrics, %)", color="tab:orange")
+    if history.best_epoch:
+        score_axis.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch")
+    figure.suptitle("learning curve")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metrics: dict, extra: dict) -> Path:
+    """A human-readable summary: metrics per split, the curve, how training ended, the config."""
+    lines = [f"# Model `{config.name}`", ""]
+    lines += [f"- {key}: {value}" for key, value in extra.items()]
+    lines += [
+        f"- epochs run: {len(history.train_loss)}, best dev epoch: {history.best_epoch} ({history.stopped_because})",
+        f"- training time: {history.seconds:.0f} s",
+        "",
+        "## Metrics (%)",
+        "",
+    ]
+    names = sorted({name for split in metrics.values() for name in split})
+    lines.append("| split | " + " | ".join(names) + " |")
+    lines.append("| --- " * (len(names) + 1) + "|")
+    for split, values in metrics.items():
+        lines.append(f"| {split} | " + " | ".join(str(values.get(name, "—")) for name in names) + " |")
+    lines += ["", "![learning curve](learning_curve.png)", "", "## Dev metrics per epoch", ""]
+    for epoch, values in enumerate(history.dev_metrics, start=1):
+        lines.append(f"- epoch {epoch}: loss {history.train_loss[epoch - 1]:.4f}, {values}")
+    lines += ["", "## Config", "", "```"]
+    lines += [f"{key} = {value!r}" for key, value in dataclasses.asdict(config).items()]
+    lines += ["```", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
