@@ -49,5 +49,6 @@ run: model
 test: setup
 	$(PYTHON) -m pytest -q tests
 
-bench: model
-	$(PYTHON) -m tests.bench_cli --model models/ewt
+bench: setup
+	$(PYTHON) -m tests.bench_models
+	$(PYTHON) -m tests.bench_cli --model models/ewt --make-input

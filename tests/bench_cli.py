@@ -3,7 +3,7 @@
     python -m tests.bench_cli --make-input /tmp/ewt.txt            # EWT train, one per line
     python -m tests.bench_cli --model models/ewt --input /tmp/ewt.txt
 
-Throughput times only `tag_file` on an already loaded model (reading, tokenizing, tagging,
+Throughput times only `tag_file --pretokenized` on an already loaded model (reading, tokenizing, tagging,
 formatting, writing), median of `--runs`. Peak RSS is that of a separate
 `python -m service.cli tag` process on the same file, model load included, since that is
 what a user's machine must have. Prints one JSON line, dated and with the machine, so
@@ -54,7 +54,7 @@ def peak_rss_of_cli(model: Path, source: Path, batch_size: int) -> tuple[float, 
     """(peak RSS in MiB, wall seconds) of one CLI process; run before any other child."""
     command = [
         sys.executable, "-m", "service.cli", "tag", "--model", str(model), "--input", str(source),
-        "--output", os.devnull, "--no-progress", "--batch-size", str(batch_size),
+        "--output", os.devnull, "--no-progress", "--pretokenized", "--batch-size", str(batch_size),
     ]
     start = time.perf_counter()
     subprocess.run(command, check=False, stderr=subprocess.DEVNULL)
@@ -74,7 +74,7 @@ def time_tag_file(model: Path, source: Path, batch_size: int, runs: int) -> dict
         output = Path(tmp) / "out.jsonl"
         for _ in range(runs):
             start = time.perf_counter()
-            summary = tag_file(loaded, source, output, batch_size=batch_size, progress=False)
+            summary = tag_file(loaded, source, output, pretokenized=True, batch_size=batch_size, progress=False)
             seconds.append(time.perf_counter() - start)
         with output.open(encoding="utf-8") as results:
             tokens = sum(len(json.loads(line).get("tokens", ())) for line in results)

@@ -13,26 +13,46 @@ from training.config import TrainConfig
 from training.features import SHAPE_COUNT
 
 
-class WordDropout(layers.Layer):
-    """In training, swaps known word ids for an OOV bucket so the network learns to read unseen
-    words from their trigrams and their context instead of memorizing the vocabulary."""
+class UnseenWordSimulation(layers.Layer):
+    """In training, makes known words look unseen so the network learns to read new words
+    (a city no training set holds) from their trigrams and context instead of memorizing them.
 
-    def __init__(self, rate: float, oov_buckets: int, seed: int, **kwargs):
+    With probability `word_rate` a known word loses its word id (an OOV bucket instead); with
+    probability `token_rate` it also takes the trigram and suffix ids of a random other position
+    in the batch, so the spelling says "some other word" and only context and shape are left.
+    """
+
+    def __init__(self, word_rate: float, token_rate: float, oov_buckets: int, seed: int, **kwargs):
         super().__init__(**kwargs)
-        self.rate = rate
+        self.word_rate = word_rate
+        self.token_rate = token_rate
         self.oov_buckets = oov_buckets
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, word_ids, training=None):
-        if not training or self.rate == 0:
-            return word_ids
+    def call(self, word_ids, trigram_ids, suffix_ids, training=None):
+        if not training:
+            return word_ids, trigram_ids, suffix_ids
         known = ops.greater(word_ids, self.oov_buckets)
-        drop = ops.less(keras.random.uniform(ops.shape(word_ids), seed=self.seed_generator), self.rate)
+        draw = keras.random.uniform(ops.shape(word_ids), seed=self.seed_generator)
+        hide_word = ops.logical_and(known, ops.less(draw, self.word_rate + self.token_rate))
+        hide_token = ops.logical_and(known, ops.less(draw, self.token_rate))
         oov = keras.random.randint(ops.shape(word_ids), 1, self.oov_buckets + 1, seed=self.seed_generator)
-        return ops.where(ops.logical_and(known, drop), ops.cast(oov, word_ids.dtype), word_ids)
+        word_ids = ops.where(hide_word, ops.cast(oov, word_ids.dtype), word_ids)
+        positions = ops.size(word_ids)
+        donor = keras.random.randint((positions,), 0, positions, seed=self.seed_generator)
+        donor_trigrams = ops.reshape(ops.take(ops.reshape(trigram_ids, (positions, -1)), donor, axis=0), ops.shape(trigram_ids))
+        donor_suffixes = ops.reshape(ops.take(ops.reshape(suffix_ids, (-1,)), donor, axis=0), ops.shape(suffix_ids))
+        trigram_ids = ops.where(ops.expand_dims(hide_token, -1), donor_trigrams, trigram_ids)
+        suffix_ids = ops.where(hide_token, donor_suffixes, suffix_ids)
+        return word_ids, trigram_ids, suffix_ids
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate, "oov_buckets": self.oov_buckets}
+        return {
+            **super().get_config(),
+            "word_rate": self.word_rate,
+            "token_rate": self.token_rate,
+            "oov_buckets": self.oov_buckets,
+        }
 
 
 class MaskedMean(layers.Layer):
@@ -67,11 +87,18 @@ def build_network(config: TrainConfig, word_count: int, label_counts: dict[str, 
     inputs = [word_ids, trigram_ids, suffix_ids, shape_ids]
 
     # --- token representation
-    dropped = WordDropout(config.word_dropout, config.oov_buckets, config.seed)(word_ids)
-    words = layers.Embedding(word_count, config.word_dim, name="word_embedding")(dropped)
-    trigrams = layers.Embedding(config.trigram_buckets, config.trigram_dim, name="trigram_embedding")(trigram_ids)
-    trigrams = MaskedMean(name="trigram_pooling")(trigrams, trigram_ids)
-    suffixes = layers.Embedding(config.suffix_buckets, config.suffix_dim, name="suffix_embedding")(suffix_ids)
+    simulate = UnseenWordSimulation(config.word_dropout, config.token_dropout, config.oov_buckets, config.seed)
+    seen_word_ids, seen_trigram_ids, seen_suffix_ids = simulate(word_ids, trigram_ids, suffix_ids)
+    words = layers.Embedding(word_count, config.word_dim, name="word_embedding")(seen_word_ids)
+    # Zero-initialized: a bucket no training word reaches adds nothing, so an unseen word's pooled
+    # trigrams look like the hidden tokens of UnseenWordSimulation, not like random noise.
+    trigrams = layers.Embedding(
+        config.trigram_buckets, config.trigram_dim, embeddings_initializer="zeros", name="trigram_embedding"
+    )(seen_trigram_ids)
+    trigrams = MaskedMean(name="trigram_pooling")(trigrams, seen_trigram_ids)
+    suffixes = layers.Embedding(
+        config.suffix_buckets, config.suffix_dim, embeddings_initializer="zeros", name="suffix_embedding"
+    )(seen_suffix_ids)
     shapes = layers.Embedding(SHAPE_COUNT, config.shape_dim, name="shape_embedding")(shape_ids)
     tokens = layers.Concatenate()([words, trigrams, suffixes, shapes])
     tokens = layers.Dropout(config.dropout)(tokens)

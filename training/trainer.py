@@ -63,8 +63,8 @@ class DevMonitor(keras.callbacks.Callback):
         if score > max(self.history.dev_score[:-1], default=-1.0):
             self.history.best_epoch = epoch + 1
             self.best_weights = self.model.get_weights()
-        self.progress.set_postfix(loss=f"{self.history.train_loss[-1]:.3f}", dev=f"{score:.2f}", best=self.history.best_epoch)
         self.progress.update(1)
+        self.progress.set_postfix(loss=f"{self.history.train_loss[-1]:.3f}", dev=f"{score:.2f}", best=self.history.best_epoch)
         self._maybe_stop(epoch + 1)
 
     def _maybe_stop(self, epochs_done: int) -> None:

@@ -1,0 +1,97 @@
+"""Accuracy, training time and size of the exported models, as Markdown (run by hand or `make bench`).
+
+    python -m tests.bench_models [--models-dir models] [atis snips ewt default]
+
+Every figure is read from the newest version's `metadata.json`, which the training pipeline wrote
+from its own evaluation; nothing here is computed twice or typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from service.model_store import resolve_version_dir
+
+COLUMNS = (
+    ("slot F1", "slot_f1"),
+    ("intent acc", "intent_accuracy"),
+    ("sentence acc", "sentence_accuracy"),
+    ("UPOS acc", "upos_accuracy"),
+)
+
+
+def newest_metadata(models_dir: Path, name: str) -> tuple[Path, dict]:
+    version_dir = resolve_version_dir(models_dir / name)
+    return version_dir, json.loads((version_dir / "metadata.json").read_text(encoding="utf-8"))
+
+
+def size_mb(version_dir: Path) -> float:
+    """SavedModel size (graph + variables), without the report and plot beside it."""
+    files = [version_dir / "saved_model.pb", *(version_dir / "variables").glob("*")]
+    return sum(f.stat().st_size for f in files) / 1e6
+
+
+def _cell(metrics: dict, key: str) -> str:
+    return f"{metrics[key]:.2f}" if key in metrics else "—"
+
+
+def accuracy_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    lines = ["| model | split | " + " | ".join(name for name, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    for name, _, metadata in rows:
+        for split in ("dev", "test"):
+            metrics = metadata["metrics"][split]
+            lines.append(f"| {name} | {split} | " + " | ".join(_cell(metrics, key) for _, key in COLUMNS) + " |")
+    return lines
+
+
+def decoding_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    lines = ["| model | split | slot F1, constrained Viterbi (served) | slot F1, plain argmax |", "|---|---|---|---|"]
+    for name, _, metadata in rows:
+        metrics = metadata["metrics"]
+        for split in ("dev", "test"):
+            if f"{split}_argmax" in metrics:
+                lines.append(f"| {name} | {split} | {_cell(metrics[split], 'slot_f1')} | {_cell(metrics[f'{split}_argmax'], 'slot_f1')} |")
+    return lines
+
+
+def unseen_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    lines = ["| model | ATIS dev slot F1 | dev with unseen city names | gap |", "|---|---|---|---|"]
+    for name, _, metadata in rows:
+        metrics = metadata["metrics"]
+        if "dev_unseen_cities" in metrics:
+            plain, unseen = metrics["dev"]["slot_f1"], metrics["dev_unseen_cities"]["slot_f1"]
+            lines.append(f"| {name} | {plain:.2f} | {unseen:.2f} | {plain - unseen:.2f} |")
+    return lines
+
+
+def cost_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    lines = ["| model | version | epochs (best) | training time | SavedModel size | created |", "|---|---|---|---|---|---|"]
+    for name, version_dir, metadata in rows:
+        lines.append(
+            f"| {name} | {version_dir.name} | {metadata['epochs']} ({metadata['best_epoch']}) "
+            f"| {metadata['training_seconds'] / 60:.1f} min | {size_mb(version_dir):.1f} MB | {metadata['created']} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Markdown tables of the exported models' metrics and costs.")
+    parser.add_argument("--models-dir", type=Path, default=Path("models"), help="folder holding models/<name>/<version>/")
+    parser.add_argument("names", nargs="*", default=["atis", "snips", "ewt", "default"], help="model names")
+    args = parser.parse_args(argv)
+    rows = [(name, *newest_metadata(args.models_dir, name)) for name in args.names]
+    for title, table in (
+        ("Accuracy (%)", accuracy_table),
+        ("Slot decoding", decoding_table),
+        ("Words never seen in training", unseen_table),
+        ("Training cost and size", cost_table),
+    ):
+        print(f"### {title}\n")
+        print("\n".join(table(rows)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
