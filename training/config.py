@@ -41,8 +41,8 @@ class TrainConfig:
     lstm_units: int = 128
     lstm_layers: int = 2
     dropout: float = 0.3
-    word_dropout: float = 0.25  # share of known words whose word id is hidden in training
-    token_dropout: float = 0.1  # share of known words whose word, trigram and suffix ids are all hidden
+    word_dropout: float = 0.2  # share of known words whose word id is hidden in training
+    token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
     # optimization
     batch_size: int = 32
     learning_rate: float = 0.002

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import tensorflow as tf
 
 from training.config import TrainConfig, resolve_data_path
-from training.features import PAD_TOKEN, TokenFeaturizer
+from training.features import PAD_TOKEN, TokenFeaturizer, padded_batches
 from training.readers import Sentence, read_split
 
 FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")
@@ -118,13 +119,9 @@ class BatchMaker:
 
 def featurize(featurizer: TokenFeaturizer, sentences: list[Sentence], chunk: int = 512) -> list[dict]:
     """Per-sentence numpy feature arrays, computed in length-sorted chunks for speed."""
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
     features: list[dict] = [{} for _ in sentences]
-    for start in range(0, len(order), chunk):
-        batch = order[start : start + chunk]
-        width = max(len(sentences[i].tokens) for i in batch)
-        padded = [list(sentences[i].tokens) + [PAD_TOKEN] * (width - len(sentences[i].tokens)) for i in batch]
-        arrays = {name: value.numpy() for name, value in featurizer(np.array(padded, dtype=object)).items()}
+    for batch, padded in padded_batches([s.tokens for s in sentences], chunk):
+        arrays = {name: value.numpy() for name, value in featurizer(tf.constant(padded, dtype=tf.string)).items()}
         for row, index in enumerate(batch):
             length = len(sentences[index].tokens)
             features[index] = {name: arrays[name][row, :length] for name in FEATURE_NAMES}

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from training.features import PAD_TOKEN
+from training.features import padded_batches
 from training.readers import Sentence
 
 TagFunction = Callable[..., dict]
@@ -21,12 +21,8 @@ TagFunction = Callable[..., dict]
 
 def predict(tag_fn: TagFunction, sentences: list[Sentence], batch_size: int = 256) -> list[dict]:
     """Runs `tag_fn` over sentences batched by length; returns per-sentence label lists."""
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
     results: list[dict] = [{} for _ in sentences]
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        width = max(len(sentences[i].tokens) for i in batch)
-        padded = [list(sentences[i].tokens) + [PAD_TOKEN] * (width - len(sentences[i].tokens)) for i in batch]
+    for batch, padded in padded_batches([s.tokens for s in sentences], batch_size):
         outputs = tag_fn(tokens=tf.constant(padded, dtype=tf.string))
         for row, index in enumerate(batch):
             length = len(sentences[index].tokens)

@@ -7,7 +7,10 @@ serving therefore cannot disagree about vocabulary, hashing or casing.
 
 from __future__ import annotations
 
+from typing import Iterator, Sequence
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 PAD_TOKEN = ""  # batches are padded with the empty string; a real token is never empty
@@ -101,3 +104,16 @@ def shape_ids(tokens: tf.Tensor) -> tf.Tensor:
     for shape_id, pattern in reversed(list(enumerate(SHAPE_PATTERNS, start=1))):
         ids = tf.where(tf.strings.regex_full_match(tokens, pattern), shape_id, ids)
     return tf.where(tf.equal(tokens, PAD_TOKEN), 0, ids)
+
+
+def padded_batches(token_lists: list[Sequence[str]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
+    """(indices, `[batch, width]` string array padded with PAD_TOKEN) per batch; sentences are
+    sorted by length first so batches carry little padding."""
+    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        width = max(len(token_lists[i]) for i in indices)
+        padded = np.full((len(indices), width), PAD_TOKEN, dtype=object)
+        for row, index in enumerate(indices):
+            padded[row, : len(token_lists[index])] = token_lists[index]
+        yield indices, padded
