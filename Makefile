@@ -1,4 +1,4 @@
-# slot-tagger: `make run` sets up and tags with the default model (training it first when absent);
+# slot-tagger: `make serve` sets up and serves the default model (training it first when absent);
 # `make test` runs the tests. Every target builds the pinned virtualenv first.
 
 PYTHON   := .venv/bin/python
@@ -10,7 +10,7 @@ OUT      ?= -
 CONFIGS  := atis snips ewt default
 export DATA_DIR
 
-.PHONY: setup data train train-all model eval tag run test bench clean-models
+.PHONY: setup data train train-all model eval tag serve test bench
 
 setup: .venv/installed
 
@@ -43,12 +43,14 @@ eval: setup
 tag: model
 	$(PYTHON) -m service.cli tag --model models/$(MODEL) --input $(IN) --output $(OUT)
 
-run: model
-	$(PYTHON) -m service.cli tag --model models/$(MODEL) --input data/examples.txt
+# Serves models/$(MODEL) with gunicorn on SLOT_TAGGER_HOST:SLOT_TAGGER_PORT (default 127.0.0.1:8000),
+# training it first when it has no version. Settings: SLOT_TAGGER_* variables (README).
+serve: model
+	SLOT_TAGGER_MODEL=models/$(MODEL) exec .venv/bin/gunicorn -c service/gunicorn.conf.py service.wsgi:app
 
 test: setup
 	$(PYTHON) -m pytest -q tests
 
+# Rewrites BENCHMARKS.md from the benchmark commands (needs models/atis, snips, ewt, default).
 bench: setup
-	$(PYTHON) -m tests.bench_models
-	$(PYTHON) -m tests.bench_cli --model models/ewt --make-input
+	bash tests/bench_all.sh

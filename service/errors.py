@@ -74,3 +74,37 @@ class UndecodableInput(InputError):
     """Bytes that are not UTF-8."""
 
     code = "invalid_utf8"
+
+
+# --- the REST edge: a request the API cannot accept (one handler renders them all) -------
+
+
+class InvalidSetting(SlotTaggerError):
+    """A SLOT_TAGGER_* environment variable or create_app option that cannot be used."""
+
+    code = "invalid_setting"
+
+
+class InvalidRequest(InputError):
+    """The body is not JSON, not an object, or does not match the request schema."""
+
+    code = "invalid_request"
+
+
+class UnsupportedMediaType(InputError):
+    """A body sent without `Content-Type: application/json`."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class TextTooLong(InputError):
+    """More characters than SLOT_TAGGER_MAX_TEXT_CHARS, checked before any tokenization."""
+
+    code = "text_too_long"
+
+
+class BatchTooLarge(InputError):
+    """More texts than SLOT_TAGGER_MAX_BATCH in one /v1/parse/batch request."""
+
+    code = "batch_too_large"

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tensorflow as tf
-
 from service.errors import ModelCorrupt, ModelNotFound
 
 logger = logging.getLogger(__name__)
@@ -36,7 +34,7 @@ HEAD_OUTPUTS = {
 class LoadedModel:
     """A loaded export: call `signature(tokens=...)`; `module` keeps its variables alive."""
 
-    signature: Callable[..., dict[str, tf.Tensor]]
+    signature: Callable[..., dict[str, Any]]
     module: Any
     metadata: dict[str, Any]
     name: str
@@ -64,10 +62,23 @@ def resolve_version_dir(path: Path) -> Path:
     raise ModelNotFound(f"model path {path} holds no integer version folder (e.g. {path}/1)")
 
 
+def check_model_folder(path: Path | str) -> tuple[Path, dict[str, Any]]:
+    """The version folder to load and its checked metadata, without importing TensorFlow.
+
+    The gunicorn master calls this before it forks (TF's threads do not survive a fork), so a
+    missing model stops `make serve` at once; `load_model` then catches a corrupt SavedModel.
+    """
+    version_dir = resolve_version_dir(Path(path))
+    if not (version_dir / "saved_model.pb").is_file():
+        raise ModelCorrupt(f"{version_dir} has no saved_model.pb; was the export interrupted?")
+    return version_dir, _read_metadata(version_dir)
+
+
 def load_model(path: Path | str) -> LoadedModel:
     """Load the newest version under `path` (or the version folder `path`) and check it."""
-    version_dir = resolve_version_dir(Path(path))
-    metadata = _read_metadata(version_dir)
+    import tensorflow as tf  # here, not at module level: see check_model_folder
+
+    version_dir, metadata = check_model_folder(path)
     heads = tuple(metadata["heads"])
     try:
         module = tf.saved_model.load(str(version_dir))

@@ -1,0 +1,60 @@
+"""gunicorn settings: `gunicorn -c service/gunicorn.conf.py service.wsgi:app`.
+
+Values come from the same `Settings` as the app (SLOT_TAGGER_* variables). `preload_app` is
+off so every worker imports TensorFlow, loads the model and warms it up itself after the fork
+(TensorFlow's threads do not survive a fork); a worker takes traffic only once that is done.
+gthread workers keep client connections alive between requests.
+"""
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` without installing
+
+from service.errors import SlotTaggerError  # noqa: E402
+from service.model_store import check_model_folder  # noqa: E402
+from service.settings import load_settings  # noqa: E402
+
+# Fail here, in the master, with one line and exit status 1, before any worker is forked.
+try:
+    _settings = load_settings()
+    check_model_folder(_settings.model)
+except SlotTaggerError as exc:
+    sys.exit(f"slot-tagger: cannot start: {exc.message}")
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # workers inherit it before importing TF
+# Each run gets its own metrics folder, so counts from a previous run never leak in; workers
+# inherit the variable, and prometheus-client reads it when first imported there.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="slot-tagger-metrics-")
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
+worker_class = "gthread"
+threads = _settings.threads
+timeout = _settings.timeout
+graceful_timeout = _settings.graceful_timeout
+keepalive = 5
+preload_app = False
+control_socket_disable = True  # no runtime control needed; avoids clashes between servers
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+
+
+def child_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """Drop a dead worker's live gauges so /metrics does not sum ghosts."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

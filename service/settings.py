@@ -1,0 +1,73 @@
+"""Server settings: defaults, then `SLOT_TAGGER_*` environment variables, then an explicit mapping.
+
+gunicorn.conf.py and `create_app` read the same `Settings`, so the bind address, the worker
+count and the request limits cannot disagree between the server and the app. A bad value
+fails at start-up with the variable's name, not on the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.errors import InvalidSetting
+
+ENV_PREFIX = "SLOT_TAGGER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every field `x` is read from `SLOT_TAGGER_X`; README's configuration table lists them."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4  # gthread threads per worker: keep-alive clients and I/O overlap inference
+    model: str = "models/default"  # models/<name> (newest version) or a version folder
+    max_text_chars: int = 10_000
+    max_tokens: int = 512
+    max_batch: int = 64
+    max_body_bytes: int = 1024 * 1024
+    timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
+    graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build `Settings` from `environ` (default: os.environ) and `overrides`.
+
+    Override keys are field names in any case (`MODEL`, `max_batch`), as a Flask config
+    mapping would spell them; keys that name no field are ignored so the same mapping can
+    carry Flask's own options such as `TESTING`.
+    """
+    environ = os.environ if environ is None else environ
+    fields = {field.name: field for field in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _convert(ENV_PREFIX + name.upper(), raw, field.type)
+    for key, value in (overrides or {}).items():
+        name = key.lower()
+        if name in fields:
+            values[name] = _convert(key, value, fields[name].type)
+    return Settings(**values)
+
+
+def _convert(source: str, value: Any, type_name: Any) -> Any:
+    """Coerce one value to its field's type; ints must be >= 1 (ports, counts, limits)."""
+    if type_name in ("str", str):
+        if not str(value).strip():
+            raise InvalidSetting(f"{source} must not be empty", field=source)
+        return str(value)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidSetting(f"{source} must be an integer, got {value!r}", field=source) from None
+    if number < 1:
+        raise InvalidSetting(f"{source} must be >= 1, got {number}", field=source)
+    return number
