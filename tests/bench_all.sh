@@ -40,3 +40,22 @@ The same with the three-head default model (\`--model models/default\`):
 ${cli_default}
 \`\`\`
 MD
+
+# REST service: the benchmark starts and stops its own gunicorn (2 workers) on a free loopback port.
+rest=$(.venv/bin/python -m tests.bench_http --model models/default 2>/dev/null | tail -1)
+cat >> BENCHMARKS.md <<MD
+
+## REST service
+
+Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.bench_http --model models/default\`
+(gunicorn with \`service/gunicorn.conf.py\`, 2 gthread workers, on a free 127.0.0.1 port; ATIS test
+sentences; start-up is the time to the first 200 from \`/readyz\`; one keep-alive client for 20 s,
+then 16 keep-alive client threads for 20 s, then \`/v1/parse/batch\` with 64 sentences per request
+from 1 and 2 clients; worker RSS after the load; then, in the same run and with the server stopped,
+the in-process \`Predictor.tag_texts\` on the same sentences for comparison; \`server_*\` figures
+come from the server's \`/metrics\`, CPU figures from \`/proc\`; targets with pass/fail at the end):
+
+\`\`\`json
+${rest}
+\`\`\`
+MD
