@@ -90,8 +90,8 @@ def build_network(config: TrainConfig, word_count: int, label_counts: dict[str, 
     simulate = UnseenWordSimulation(config.word_dropout, config.token_dropout, config.oov_buckets, config.seed)
     seen_word_ids, seen_trigram_ids, seen_suffix_ids = simulate(word_ids, trigram_ids, suffix_ids)
     words = layers.Embedding(word_count, config.word_dim, name="word_embedding")(seen_word_ids)
-    # Zero-initialized: a bucket no training word reaches adds nothing, so an unseen word's pooled
-    # trigrams look like the hidden tokens of UnseenWordSimulation, not like random noise.
+    # Zero-initialized: a bucket no training word reaches adds nothing to an unseen word's pooled
+    # trigrams, instead of the random noise of an untrained initial value.
     trigrams = layers.Embedding(
         config.trigram_buckets, config.trigram_dim, embeddings_initializer="zeros", name="trigram_embedding"
     )(seen_trigram_ids)
