@@ -40,6 +40,7 @@ class TrainConfig:
     shape_dim: int = 8
     lstm_units: int = 128
     lstm_layers: int = 2
+    ensemble_size: int = 1  # encoders over the shared embeddings, trained side by side; probabilities averaged
     dropout: float = 0.3
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training
     token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
@@ -49,6 +50,8 @@ class TrainConfig:
     clipnorm: float = 5.0
     max_epochs: int = 40
     patience: int = 6  # epochs without dev improvement before stopping
+    lr_patience: int = 2  # epochs without dev improvement before the learning rate is cut
+    lr_decay: float = 0.5  # factor of each cut; 1.0 keeps the learning rate constant
     max_minutes: float = 13.0  # wall-clock budget for the training loop
     max_steps_per_epoch: int = 0  # 0 means the whole training set; tests set a few steps
 

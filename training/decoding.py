@@ -80,7 +80,7 @@ def decode_bio(
     """Argmax where it already forms a valid BIO sequence, Viterbi only for the rows where it does not.
 
     When the argmax path is valid it is also the best valid path (every valid transition costs 0),
-    so the result equals full Viterbi while most batches skip the quadratic search entirely.
+    so the result equals full Viterbi while most batches skip the search entirely.
     """
     greedy = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
     previous = tf.pad(greedy[:, :-1], [[0, 0], [1, 0]])
@@ -88,7 +88,12 @@ def decode_bio(
     first_ok = tf.gather(tf.constant(allowed_start), greedy[:, :1])
     valid = tf.concat([first_ok, step_ok[:, 1:]], axis=1)
     broken_rows = tf.where(tf.reduce_any(tf.logical_and(mask, tf.logical_not(valid)), axis=1))
-    repaired = viterbi_decode(
-        tf.gather_nd(log_probs, broken_rows), tf.gather_nd(mask, broken_rows), allowed, allowed_start
-    )
-    return tf.tensor_scatter_nd_update(greedy, broken_rows, repaired)
+
+    def repair() -> tf.Tensor:
+        repaired = viterbi_decode(
+            tf.gather_nd(log_probs, broken_rows), tf.gather_nd(mask, broken_rows), allowed, allowed_start
+        )
+        return tf.tensor_scatter_nd_update(greedy, broken_rows, repaired)
+
+    # The scan costs a loop step per token even over zero rows: skip it when nothing is broken.
+    return tf.cond(tf.size(broken_rows) > 0, repair, lambda: greedy)

@@ -44,7 +44,7 @@ class EndToEndTagger:
         mask = tf.not_equal(tokens, PAD_TOKEN)
         outputs = {"lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
         for head, head_logits in logits.items():
-            probabilities = tf.nn.softmax(head_logits, axis=-1)
+            probabilities = tf.reduce_mean(tf.nn.softmax(head_logits, axis=-1), axis=-2)  # over members
             if head == "intent":
                 ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
             else:

@@ -2,6 +2,8 @@
 
 Word, trigram, suffix and shape embeddings are concatenated per token, read in both directions by
 stacked LSTMs, and fed to one small head per task: slots and POS per token, intent per sentence.
+An ensemble repeats the LSTMs and heads over the same embeddings; every head's logits come out
+stacked over the members, `[..., members, labels]`, so one model is also a one-member ensemble.
 """
 
 from __future__ import annotations
@@ -103,20 +105,25 @@ def build_network(config: TrainConfig, word_count: int, label_counts: dict[str, 
     tokens = layers.Concatenate()([words, trigrams, suffixes, shapes])
     tokens = layers.Dropout(config.dropout)(tokens)
 
-    # --- encoder
+    # --- encoders and heads, one set per ensemble member, stacked on the second-to-last axis
     mask = ops.not_equal(word_ids, 0)
-    sequence = tokens
-    for index in range(config.lstm_layers):
-        lstm = layers.LSTM(config.lstm_units, return_sequences=True)
-        sequence = layers.Bidirectional(lstm, name=f"bilstm_{index}")(sequence, mask=mask)
-        sequence = layers.Dropout(config.dropout)(sequence)
+    members = [_member(tokens, mask, config, label_counts, index) for index in range(config.ensemble_size)]
+    outputs = {head: ops.stack([member[head] for member in members], axis=-2) for head in label_counts}
+    return keras.Model(inputs=inputs, outputs=outputs, name=f"tagger_{config.name}")
 
-    # --- heads
+
+def _member(tokens, mask, config: TrainConfig, label_counts: dict[str, int], index: int) -> dict:
+    """One ensemble member: stacked BiLSTMs and a head per task, its own weights."""
+    sequence = tokens
+    for layer in range(config.lstm_layers):
+        lstm = layers.LSTM(config.lstm_units, return_sequences=True)
+        sequence = layers.Bidirectional(lstm, name=f"bilstm_{index}_{layer}")(sequence, mask=mask)
+        sequence = layers.Dropout(config.dropout)(sequence)
     outputs = {}
     for head in ("slots", "pos"):
         if head in label_counts:
-            outputs[head] = layers.Dense(label_counts[head], name=head)(sequence)
+            outputs[head] = layers.Dense(label_counts[head], name=f"{head}_{index}")(sequence)
     if "intent" in label_counts:
-        pooled = SentencePooling(name="sentence_pooling")(sequence)
-        outputs["intent"] = layers.Dense(label_counts["intent"], name="intent")(pooled)
-    return keras.Model(inputs=inputs, outputs=outputs, name=f"tagger_{config.name}")
+        pooled = SentencePooling(name=f"sentence_pooling_{index}")(sequence)
+        outputs["intent"] = layers.Dense(label_counts["intent"], name=f"intent_{index}")(pooled)
+    return outputs

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 import keras
+from keras import ops
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -65,7 +66,16 @@ class DevMonitor(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
         self.progress.update(1)
         self.progress.set_postfix(loss=f"{self.history.train_loss[-1]:.3f}", dev=f"{score:.2f}", best=self.history.best_epoch)
+        self._maybe_decay(epoch + 1)
         self._maybe_stop(epoch + 1)
+
+    def _maybe_decay(self, epochs_done: int) -> None:
+        """Cuts the learning rate every `lr_patience` epochs without a new best dev score: the
+        small steps settle into the minimum that large ones keep overshooting."""
+        stale = epochs_done - self.history.best_epoch
+        if stale and stale % self.config.lr_patience == 0 and self.config.lr_decay < 1.0:
+            rate = self.model.optimizer.learning_rate
+            rate.assign(rate * self.config.lr_decay)
 
     def _maybe_stop(self, epochs_done: int) -> None:
         if epochs_done - self.history.best_epoch >= self.config.patience:
@@ -101,12 +111,22 @@ class StepProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
+class MemberMeanCrossentropy(keras.losses.Loss):
+    """Cross-entropy of every ensemble member against the same labels, averaged over members, so
+    each member learns on its own and the average of their probabilities is the ensemble."""
+
+    def __init__(self):
+        super().__init__(reduction="mean_with_sample_weight", name="member_mean_crossentropy")
+
+    def call(self, y_true, y_pred):
+        labels = ops.broadcast_to(ops.expand_dims(y_true, -1), ops.shape(y_pred)[:-1])
+        losses = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
+        return ops.mean(losses, axis=-1)
+
+
 def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig) -> None:
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
-    losses = {
-        head: keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-        for head in heads
-    }
+    losses = {head: MemberMeanCrossentropy() for head in heads}
     network.compile(optimizer=optimizer, loss=losses)
 
 
