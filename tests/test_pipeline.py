@@ -29,6 +29,8 @@ def test_export_has_tensorflow_serving_layout_and_full_metadata(tiny_model):
     for split in ("dev", "test", "dev_argmax", "test_argmax", "dev_unseen_cities"):
         assert split in metadata["metrics"], split
     assert {"slot_f1", "intent_accuracy", "sentence_accuracy", "upos_accuracy"} <= set(metadata["metrics"]["test"])
+    epoch_lines = [line for line in (tiny_model / "report.md").read_text().splitlines() if line.startswith("- epoch ")]
+    assert epoch_lines and all("slot_f1 " in line and "np." not in line for line in epoch_lines)
 
 
 def test_serving_signature_takes_padded_token_strings(tiny_model):

@@ -59,7 +59,7 @@ def score(sentences: list[Sentence], predictions: list[dict]) -> dict[str, float
     if has["pos"] and sentences[0].pos is not None:
         pairs = [(g, q) for s, p in zip(sentences, predictions) for g, q in zip(s.pos, p["pos"])]
         metrics["upos_accuracy"] = 100 * float(np.mean([g == q for g, q in pairs]))
-    return {name: round(value, 2) for name, value in metrics.items()}
+    return {name: round(float(value), 2) for name, value in metrics.items()}
 
 
 def evaluate(tag_fn: TagFunction, sentences: list[Sentence]) -> dict[str, float]:

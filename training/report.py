@@ -50,7 +50,8 @@ def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metr
         lines.append(f"| {split} | " + " | ".join(str(values.get(name, "—")) for name in names) + " |")
     lines += ["", "![learning curve](learning_curve.png)", "", "## Dev metrics per epoch", ""]
     for epoch, values in enumerate(history.dev_metrics, start=1):
-        lines.append(f"- epoch {epoch}: loss {history.train_loss[epoch - 1]:.4f}, {values}")
+        scores = ", ".join(f"{name} {value}" for name, value in values.items())
+        lines.append(f"- epoch {epoch}: loss {history.train_loss[epoch - 1]:.4f}; {scores}")
     lines += ["", "## Config", "", "```"]
     lines += [f"{key} = {value!r}" for key, value in dataclasses.asdict(config).items()]
     lines += ["```", ""]
