@@ -15,10 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from training.config import TrainConfig, resolve_data_path
-from training.features import PAD_TOKEN, TokenFeaturizer, padded_batches
+from training.features import FEATURE_NAMES, PAD_TOKEN, TokenFeaturizer, padded_batches
 from training.readers import Sentence, read_split
-
-FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")
 
 
 @dataclass(frozen=True)

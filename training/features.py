@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 PAD_TOKEN = ""  # batches are padded with the empty string; a real token is never empty
+# The featurizer's outputs, in the order the network takes them as inputs.
+FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")
 
 # Case/shape classes: lower-cased chatbot text and cased treebank text both carry information here.
 # The first pattern that matches a token wins; id 0 is padding and the last id is "anything else".

@@ -14,8 +14,9 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from training.config import TrainConfig
-from training.data import FEATURE_NAMES, BatchMaker
+from training.data import BatchMaker
 from training.evaluation import evaluate
+from training.features import FEATURE_NAMES
 from training.inference import EndToEndTagger
 from training.readers import Sentence
 
