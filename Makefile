@@ -33,7 +33,7 @@ model: setup
 	@if ls -d models/$(MODEL)/[0-9]* >/dev/null 2>&1; then \
 		echo "using models/$(MODEL) (newest version)"; \
 	else \
-		echo "models/$(MODEL) has no trained version yet: training it now (a few minutes)"; \
+		echo "models/$(MODEL) has no trained version yet: training it now (up to about 15 minutes on 2 cores)"; \
 		$(MAKE) --no-print-directory train MODEL=$(MODEL); \
 	fi
 
