@@ -34,6 +34,7 @@ def tiny_config(name: str = "tiny", heads: tuple[str, ...] = ("slots", "intent",
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A `models/<name>/<version>/` folder trained for a few steps on all three heads."""
+    """A `models/<name>/<version>/` folder trained for a few steps on all three heads, with the
+    default model's token-voting intent."""
     models_dir = tmp_path_factory.mktemp("models")
-    return run(tiny_config(), models_dir, data_dir=FIXTURES)
+    return run(tiny_config(intent_voting=True), models_dir, data_dir=FIXTURES)

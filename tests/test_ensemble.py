@@ -1,6 +1,7 @@
 """An ensemble stacks independently initialized members and serves the mean of their probabilities."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.conftest import FIXTURES, tiny_config
@@ -12,8 +13,8 @@ from training.pipeline import build_tagger
 TOKENS = tf.constant([["flights", "from", "boston", "to", "denver"], ["leave", "taipei", "", "", ""]])
 
 
-def _ensemble_tagger() -> EndToEndTagger:
-    config = tiny_config(name="ensemble", heads=("slots", "intent"), ensemble_size=3)
+def _ensemble_tagger(intent_voting: bool = False) -> EndToEndTagger:
+    config = tiny_config(name="ensemble", heads=("slots", "intent"), ensemble_size=3, intent_voting=intent_voting)
     return build_tagger(config, load_datasets(config, FIXTURES))
 
 
@@ -29,8 +30,9 @@ def test_members_are_stacked_and_independently_initialized():
     assert not np.allclose(intent[:, 0], intent[:, 1])
 
 
-def test_served_confidence_is_the_mean_of_member_probabilities():
-    tagger = _ensemble_tagger()
+@pytest.mark.parametrize("intent_voting", [False, True])
+def test_served_confidence_is_the_mean_of_member_probabilities(intent_voting):
+    tagger = _ensemble_tagger(intent_voting)
     member_probabilities = tf.nn.softmax(_member_logits(tagger)["intent"], axis=-1).numpy()
     expected = member_probabilities.mean(axis=1).max(axis=-1)
     served = tagger.serve(TOKENS)["intent_confidence"].numpy()

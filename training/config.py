@@ -40,6 +40,10 @@ class TrainConfig:
     shape_dim: int = 8
     lstm_units: int = 128
     lstm_layers: int = 2
+    # The intent from a vote of every token (as in Stack-Propagation, Qin et al. 2019) instead of
+    # pooled states: training each position to read the intent also sharpened the slots of one-member
+    # ATIS models on dev (slot F1 +0.5 to +0.7 on each of three seeds).
+    intent_voting: bool = False
     ensemble_size: int = 1  # encoders over the shared embeddings, trained side by side; probabilities averaged
     dropout: float = 0.3
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training

@@ -1,7 +1,8 @@
 """The network: feature ids in, per-head logits out.
 
 Word, trigram, suffix and shape embeddings are concatenated per token, read in both directions by
-stacked LSTMs, and fed to one small head per task: slots and POS per token, intent per sentence.
+stacked LSTMs, and fed to one small head per task: slots and POS per token, intent per sentence,
+either from mean- and max-pooled states or (`intent_voting`) from a vote of every token.
 An ensemble repeats the LSTMs and heads over the same embeddings; every head's logits come out
 stacked over the members, `[..., members, labels]`, so one model is also a one-member ensemble.
 """
@@ -80,6 +81,19 @@ class SentencePooling(layers.Layer):
         return None
 
 
+class TokenVoting(layers.Layer):
+    """Every token votes for an intent; the sentence's log-probabilities are the mean of the
+    tokens' (a normalized geometric mean), so each position is trained to read the intent."""
+
+    def call(self, token_logits, mask=None):
+        weights = ops.cast(ops.expand_dims(mask, -1), token_logits.dtype)
+        log_probs = ops.log_softmax(token_logits, axis=-1)
+        return ops.sum(log_probs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 def build_network(config: TrainConfig, word_count: int, label_counts: dict[str, int]) -> keras.Model:
     """Builds the tagger over feature ids; `label_counts` names the heads and their label set sizes."""
     word_ids = keras.Input((None,), dtype="int32", name="word_ids")
@@ -124,6 +138,10 @@ def _member(tokens, mask, config: TrainConfig, label_counts: dict[str, int], ind
         if head in label_counts:
             outputs[head] = layers.Dense(label_counts[head], name=f"{head}_{index}")(sequence)
     if "intent" in label_counts:
-        pooled = SentencePooling(name=f"sentence_pooling_{index}")(sequence)
-        outputs["intent"] = layers.Dense(label_counts["intent"], name=f"intent_{index}")(pooled)
+        if config.intent_voting:
+            token_votes = layers.Dense(label_counts["intent"], name=f"intent_votes_{index}")(sequence)
+            outputs["intent"] = TokenVoting(name=f"intent_{index}")(token_votes, mask=mask)
+        else:
+            pooled = SentencePooling(name=f"sentence_pooling_{index}")(sequence)
+            outputs["intent"] = layers.Dense(label_counts["intent"], name=f"intent_{index}")(pooled)
     return outputs
