@@ -83,6 +83,11 @@ def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsy
     config.write_text('name = "x"\nheads = ["slots", "sentiment"]\nseq_data = "atis"\n')
     with pytest.raises(ConfigError, match="bad.toml.*sentiment"):
         load_config(config)
+    config.write_text('name = "x"\nheads = ["slots"]\nseq_data = "atis"\nintent_voting = "false"\n')
+    with pytest.raises(ConfigError, match="bad.toml: intent_voting must be of type bool, got 'false'"):
+        load_config(config)
+    with pytest.raises(ConfigError, match="bad.toml: ensemble_size must be of type int, got True"):
+        load_config(config, intent_voting=False, ensemble_size=True)
     config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')
     assert pipeline_main(["--config", str(config), "--models-dir", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err

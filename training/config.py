@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def load_config(path: Path, **overrides) -> TrainConfig:
 
 
 def validate(config: TrainConfig, source: str = "config") -> None:
+    for field, expected in typing.get_type_hints(TrainConfig).items():
+        value = getattr(config, field)
+        if not _has_type(value, expected):
+            name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
+            raise ConfigError(f"{source}: {field} must be of type {name}, got {value!r}")
     bad = [head for head in config.heads if head not in HEADS]
     if not config.heads or bad:
         raise ConfigError(f"{source}: heads must be a non-empty subset of {list(HEADS)}, got {list(config.heads)}")
@@ -93,6 +99,16 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not config.data_dir(head):
             field = "conllu_data" if head == "pos" else "seq_data"
             raise ConfigError(f"{source}: head {head!r} needs {field} to name a dataset folder")
+
+
+def _has_type(value: object, expected: type) -> bool:
+    """isinstance, except that a bool is not a number here ("true" for a count is a mistake) and
+    an int is a fine float; `tuple[str, ...]` checks only that it is a tuple."""
+    if expected is bool or isinstance(value, bool):
+        return expected is bool and isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, typing.get_origin(expected) or expected)
 
 
 def default_data_dir() -> Path:

@@ -58,24 +58,26 @@ class UnseenWordSimulation(layers.Layer):
         }
 
 
+def masked_mean(values, present):
+    """Mean over the second-to-last axis of `values`, counting only the entries where `present`
+    (shaped like `values` without its last axis) is true, so padding never dilutes the mean."""
+    weights = ops.cast(ops.expand_dims(present, -1), values.dtype)
+    return ops.sum(values * weights, axis=-2) / ops.maximum(ops.sum(weights, axis=-2), 1.0)
+
+
 class MaskedMean(layers.Layer):
-    """Mean over the given axis of the entries whose id is non-zero (pads excluded)."""
+    """Mean of a word's trigram embeddings, padding ids (0) excluded."""
 
     def call(self, values, ids):
-        weights = ops.cast(ops.expand_dims(ops.not_equal(ids, 0), -1), values.dtype)
-        total = ops.sum(values * weights, axis=-2)
-        return total / ops.maximum(ops.sum(weights, axis=-2), 1.0)
+        return masked_mean(values, ops.not_equal(ids, 0))
 
 
 class SentencePooling(layers.Layer):
     """Masked mean and max over time: the intent looks at the whole sentence, pads excluded."""
 
     def call(self, sequence, mask=None):
-        mask = ops.expand_dims(mask, -1)
-        weights = ops.cast(mask, sequence.dtype)
-        mean = ops.sum(sequence * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
-        maximum = ops.max(ops.where(mask, sequence, -1e9), axis=1)
-        return ops.concatenate([mean, maximum], axis=-1)
+        maximum = ops.max(ops.where(ops.expand_dims(mask, -1), sequence, -1e9), axis=1)
+        return ops.concatenate([masked_mean(sequence, mask), maximum], axis=-1)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -86,9 +88,7 @@ class TokenVoting(layers.Layer):
     tokens' (a normalized geometric mean), so each position is trained to read the intent."""
 
     def call(self, token_logits, mask=None):
-        weights = ops.cast(ops.expand_dims(mask, -1), token_logits.dtype)
-        log_probs = ops.log_softmax(token_logits, axis=-1)
-        return ops.sum(log_probs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return masked_mean(ops.log_softmax(token_logits, axis=-1), mask)
 
     def compute_mask(self, inputs, mask=None):
         return None
