@@ -88,6 +88,8 @@ def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsy
         load_config(config)
     with pytest.raises(ConfigError, match="bad.toml: ensemble_size must be of type int, got True"):
         load_config(config, intent_voting=False, ensemble_size=True)
+    with pytest.raises(ConfigError, match="bad.toml: ema_momentum must be at least 0 and below 1, got 1.5"):
+        load_config(config, intent_voting=False, ema_momentum=1.5)
     config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')
     assert pipeline_main(["--config", str(config), "--models-dir", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err

@@ -53,6 +53,9 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.002
     clipnorm: float = 5.0
+    # Above 0, dev scoring and export use an exponential moving average of the weights over steps
+    # (Polyak averaging) with this momentum, smoothing out the noise of the last steps.
+    ema_momentum: float = 0.0
     max_epochs: int = 40
     patience: int = 6  # epochs without dev improvement before stopping
     lr_patience: int = 2  # epochs without dev improvement before the learning rate is cut
@@ -92,6 +95,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not _has_type(value, expected):
             name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
             raise ConfigError(f"{source}: {field} must be of type {name}, got {value!r}")
+    if not 0.0 <= config.ema_momentum < 1.0:
+        raise ConfigError(f"{source}: ema_momentum must be at least 0 and below 1, got {config.ema_momentum}")
     bad = [head for head in config.heads if head not in HEADS]
     if not config.heads or bad:
         raise ConfigError(f"{source}: heads must be a non-empty subset of {list(HEADS)}, got {list(config.heads)}")

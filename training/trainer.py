@@ -126,7 +126,12 @@ class MemberMeanCrossentropy(keras.losses.Loss):
 
 
 def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig) -> None:
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=config.learning_rate,
+        clipnorm=config.clipnorm,
+        use_ema=config.ema_momentum > 0,
+        ema_momentum=config.ema_momentum,
+    )
     losses = {head: MemberMeanCrossentropy() for head in heads}
     network.compile(optimizer=optimizer, loss=losses)
 
@@ -144,11 +149,13 @@ def train(
     dataset = _as_dataset(batches, heads)
     progress = tqdm(total=config.max_epochs, desc=f"training {config.name}", unit="epoch", position=0)
     monitor = DevMonitor(tagger, dev, config, progress)
+    # Swapped in at each epoch's end, so the monitor scores and keeps the averaged weights.
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum > 0 else []
     network.fit(
         dataset,
         epochs=config.max_epochs,
         steps_per_epoch=steps,
-        callbacks=[StepProgress(steps), monitor],
+        callbacks=[StepProgress(steps), *averaging, monitor],
         shuffle=False,  # BatchMaker already shuffles batches
         verbose=0,
     )
