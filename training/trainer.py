@@ -150,7 +150,7 @@ def train(
     progress = tqdm(total=config.max_epochs, desc=f"training {config.name}", unit="epoch", position=0)
     monitor = DevMonitor(tagger, dev, config, progress)
     # Swapped in at each epoch's end, so the monitor scores and keeps the averaged weights.
-    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum > 0 else []
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if network.optimizer.use_ema else []
     network.fit(
         dataset,
         epochs=config.max_epochs,
