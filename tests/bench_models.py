@@ -56,14 +56,23 @@ def decoding_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
     return lines
 
 
-def unseen_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
-    lines = ["| model | ATIS dev slot F1 | dev with unseen city names | gap |", "|---|---|---|---|"]
+def gap_table(rows: list[tuple[str, Path, dict]], columns: str, variant: str, metric: str) -> list[str]:
+    """Plain dev against a harder variant of it (`variant` in the metrics), for the models that have one."""
+    lines = [f"| model | {columns} | gap |", "|---|---|---|---|"]
     for name, _, metadata in rows:
         metrics = metadata["metrics"]
-        if "dev_unseen_cities" in metrics:
-            plain, unseen = metrics["dev"]["slot_f1"], metrics["dev_unseen_cities"]["slot_f1"]
-            lines.append(f"| {name} | {plain:.2f} | {unseen:.2f} | {plain - unseen:.2f} |")
+        if variant in metrics:
+            plain, harder = metrics["dev"][metric], metrics[variant][metric]
+            lines.append(f"| {name} | {plain:.2f} | {harder:.2f} | {plain - harder:.2f} |")
     return lines
+
+
+def unseen_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    return gap_table(rows, "ATIS dev slot F1 | dev with unseen city names", "dev_unseen_cities", "slot_f1")
+
+
+def lowercased_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
+    return gap_table(rows, "EWT dev UPOS acc | the same sentences lower-cased", "dev_lowercased", "upos_accuracy")
 
 
 def cost_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         ("Accuracy (%)", accuracy_table),
         ("Slot decoding", decoding_table),
         ("Words never seen in training", unseen_table),
+        ("Lower-cased text, as chatbot users type it", lowercased_table),
         ("Training cost and size", cost_table),
     ):
         print(f"### {title}\n")

@@ -26,7 +26,7 @@ def test_export_has_tensorflow_serving_layout_and_full_metadata(tiny_model):
     assert metadata["labels"]["slots"][0] == "O" and "NOUN" in metadata["labels"]["pos"]
     for key in ("config", "data", "training_seconds", "packages", "created", "git_commit", "version"):
         assert key in metadata, key
-    for split in ("dev", "test", "dev_argmax", "test_argmax", "dev_unseen_cities"):
+    for split in ("dev", "test", "dev_argmax", "test_argmax", "dev_unseen_cities", "dev_lowercased"):
         assert split in metadata["metrics"], split
     assert {"slot_f1", "intent_accuracy", "sentence_accuracy", "upos_accuracy"} <= set(metadata["metrics"]["test"])
     epoch_lines = [line for line in (tiny_model / "report.md").read_text().splitlines() if line.startswith("- epoch ")]
@@ -90,6 +90,8 @@ def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsy
         load_config(config, intent_voting=False, ensemble_size=True)
     with pytest.raises(ConfigError, match="bad.toml: ema_momentum must be at least 0 and below 1, got 1.5"):
         load_config(config, intent_voting=False, ema_momentum=1.5)
+    with pytest.raises(ConfigError, match="bad.toml: lowercase_rate must be between 0 and 1, got -0.1"):
+        load_config(config, intent_voting=False, lowercase_rate=-0.1)
     config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')
     assert pipeline_main(["--config", str(config), "--models-dir", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err

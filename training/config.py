@@ -49,6 +49,9 @@ class TrainConfig:
     dropout: float = 0.3
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training
     token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
+    # Share of training sentences shown as lower-cased text each epoch. Chatbot users rarely
+    # capitalize, and a treebank always does, so without it "taipei" reads as a common noun.
+    lowercase_rate: float = 0.0
     # optimization
     batch_size: int = 32
     learning_rate: float = 0.002
@@ -95,6 +98,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not _has_type(value, expected):
             name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
             raise ConfigError(f"{source}: {field} must be of type {name}, got {value!r}")
+    if not 0.0 <= config.lowercase_rate <= 1.0:
+        raise ConfigError(f"{source}: lowercase_rate must be between 0 and 1, got {config.lowercase_rate}")
     if not 0.0 <= config.ema_momentum < 1.0:
         raise ConfigError(f"{source}: ema_momentum must be at least 0 and below 1, got {config.ema_momentum}")
     bad = [head for head in config.heads if head not in HEADS]

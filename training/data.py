@@ -7,7 +7,7 @@ zero sample weight on its batches, so ATIS batches teach slots and intent and EW
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -61,8 +61,17 @@ def build_labels(datasets: list[Dataset]) -> dict[str, list[str]]:
     return labels
 
 
+def lowercased(sentences: list[Sentence]) -> list[Sentence]:
+    """The sentences as a chatbot user would type them, labels unchanged."""
+    return [replace(s, tokens=tuple(token.lower() for token in s.tokens)) for s in sentences]
+
+
 class BatchMaker:
-    """Featurizes the training sentences once, then deals out shuffled length-bucketed batches."""
+    """Featurizes the training sentences once, then deals out shuffled length-bucketed batches.
+
+    With `lowercase_rate`, that share of the sentences of each batch is shown lower-cased. Word,
+    trigram and suffix ids are computed on lower-cased text anyway, so only the shape ids differ.
+    """
 
     def __init__(
         self,
@@ -71,8 +80,10 @@ class BatchMaker:
         labels: dict[str, list[str]],
         batch_size: int,
         seed: int,
+        lowercase_rate: float = 0.0,
     ):
         self.batch_size = batch_size
+        self.lowercase_rate = lowercase_rate
         self.heads = tuple(labels)
         self.rng = np.random.default_rng(seed)
         label_ids = {head: {name: i for i, name in enumerate(names)} for head, names in labels.items()}
@@ -80,6 +91,9 @@ class BatchMaker:
         for dataset in datasets:
             sentences = dataset.splits["train"]
             features = featurize(featurizer, sentences)
+            if lowercase_rate:
+                for original, lower in zip(features, featurize(featurizer, lowercased(sentences))):
+                    original["lowercased_shape_ids"] = lower["shape_ids"]
             targets = [_targets(s, dataset.heads, label_ids) for s in sentences]
             self.examples.append(list(zip(features, targets)))
 
@@ -98,6 +112,7 @@ class BatchMaker:
             yield self._collate(batches[index])
 
     def _collate(self, batch: list) -> tuple:
+        batch = [(self._maybe_lowercased(features), targets) for features, targets in batch]
         lengths = np.array([len(features["word_ids"]) for features, _ in batch])
         width = int(lengths.max())
         x = tuple(_pad([features[name] for features, _ in batch], width) for name in FEATURE_NAMES)
@@ -113,6 +128,11 @@ class BatchMaker:
                 y[head] = _pad([targets.get(head, missing) for _, targets in batch], width)
                 weights[head] = present[:, None] * token_mask
         return x, y, {head: w.astype(np.float32) for head, w in weights.items()}
+
+    def _maybe_lowercased(self, features: dict) -> dict:
+        if self.lowercase_rate and self.rng.random() < self.lowercase_rate:
+            return {**features, "shape_ids": features["lowercased_shape_ids"]}
+        return features
 
 
 def featurize(featurizer: TokenFeaturizer, sentences: list[Sentence], chunk: int = 512) -> list[dict]:

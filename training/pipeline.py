@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from training.config import REPO_ROOT, ConfigError, TrainConfig, default_data_dir, load_config
-from training.data import BatchMaker, Dataset, build_labels, build_vocabulary, load_datasets
+from training.data import BatchMaker, Dataset, build_labels, build_vocabulary, load_datasets, lowercased
 from training.evaluation import evaluate
 from training.export import directory_size, export_tagger
 from training.features import TokenFeaturizer
@@ -48,7 +48,7 @@ def build_tagger(config: TrainConfig, datasets: list[Dataset]) -> EndToEndTagger
 
 def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[str, float]]:
     """Dev and test metrics with the served (Viterbi) decoding, plus argmax for comparison, plus
-    dev with unseen city names when the data has city slots."""
+    dev with unseen city names when the data has city slots, and POS on lower-cased dev."""
     argmax = EndToEndTagger(tagger.featurizer, tagger.network, tagger.labels, decode="argmax")
     metrics: dict[str, dict[str, float]] = {"dev": {}, "test": {}, "dev_argmax": {}, "test_argmax": {}}
     for dataset in datasets:
@@ -60,6 +60,8 @@ def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[s
             cities = unseen_city_names(dataset.splits["train"])
             variant = replace_cities(dataset.splits["dev"], cities, seed=0)
             metrics["dev_unseen_cities"] = evaluate(tagger.serve, variant)
+        if "pos" in dataset.heads:
+            metrics["dev_lowercased"] = evaluate(tagger.serve, lowercased(dataset.splits["dev"]))
     return {split: values for split, values in metrics.items() if values}
 
 
@@ -70,7 +72,9 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
     started = time.monotonic()
     datasets = load_datasets(config, data_dir)
     tagger = build_tagger(config, datasets)
-    batches = BatchMaker(datasets, tagger.featurizer, tagger.labels, config.batch_size, config.seed)
+    batches = BatchMaker(
+        datasets, tagger.featurizer, tagger.labels, config.batch_size, config.seed, config.lowercase_rate
+    )
     history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
     metrics = measure(tagger, datasets)
     data = {
