@@ -50,7 +50,7 @@ class TrainConfig:
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training
     token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
     # Share of training sentences shown as lower-cased text each epoch. Chatbot users rarely
-    # capitalize, and a treebank always does, so without it "taipei" reads as a common noun.
+    # capitalize, and a treebank always does, so without it lower-cased names read as common nouns.
     lowercase_rate: float = 0.0
     # optimization
     batch_size: int = 32
