@@ -39,6 +39,10 @@ class TrainConfig:
     trigram_dim: int = 64
     suffix_dim: int = 32
     shape_dim: int = 8
+    # Frozen GloVe vectors (training/vectors.py) beside the learned embeddings: the model keeps the
+    # vectors of its training words and of the `vector_extra_words` most frequent other words.
+    pretrained_vectors: bool = False
+    vector_extra_words: int = 10000
     lstm_units: int = 128
     lstm_layers: int = 2
     # The intent from a vote of every token (as in Stack-Propagation, Qin et al. 2019) instead of

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.config import TrainConfig, resolve_data_path
-from training.features import FEATURE_NAMES, PAD_TOKEN, TokenFeaturizer, padded_batches
+from training.features import PAD_TOKEN, TokenFeaturizer, padded_batches
 from training.readers import Sentence, read_split
 
 
@@ -85,6 +85,7 @@ class BatchMaker:
         self.batch_size = batch_size
         self.lowercase_rate = lowercase_rate
         self.heads = tuple(labels)
+        self.feature_names = featurizer.feature_names
         self.rng = np.random.default_rng(seed)
         label_ids = {head: {name: i for i, name in enumerate(names)} for head, names in labels.items()}
         self.examples = []
@@ -115,7 +116,7 @@ class BatchMaker:
         batch = [(self._maybe_lowercased(features), targets) for features, targets in batch]
         lengths = np.array([len(features["word_ids"]) for features, _ in batch])
         width = int(lengths.max())
-        x = tuple(_pad([features[name] for features, _ in batch], width) for name in FEATURE_NAMES)
+        x = tuple(_pad([features[name] for features, _ in batch], width) for name in self.feature_names)
         token_mask = np.arange(width)[None, :] < lengths[:, None]
         y, weights = {}, {}
         for head in self.heads:
@@ -142,7 +143,7 @@ def featurize(featurizer: TokenFeaturizer, sentences: list[Sentence], chunk: int
         arrays = {name: value.numpy() for name, value in featurizer(tf.constant(padded, dtype=tf.string)).items()}
         for row, index in enumerate(batch):
             length = len(sentences[index].tokens)
-            features[index] = {name: arrays[name][row, :length] for name in FEATURE_NAMES}
+            features[index] = {name: array[row, :length] for name, array in arrays.items()}
     return features
 
 

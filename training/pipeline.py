@@ -27,6 +27,7 @@ from training.readers import DatasetError
 from training.report import plot_learning_curve, write_report
 from training.trainer import train
 from training.unseen_cities import replace_cities, unseen_city_names
+from training.vectors import select_vectors
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,21 @@ def build_tagger(config: TrainConfig, datasets: list[Dataset]) -> EndToEndTagger
     """A fresh, untrained tagger sized to the datasets' vocabulary and label sets."""
     labels = build_labels(datasets)
     labels = {head: labels[head] for head in config.heads}
+    vocabulary = build_vocabulary(datasets, config.min_word_count)
+    vector_words, vector_rows = (), None
+    if config.pretrained_vectors:
+        table = select_vectors(vocabulary, config.vector_extra_words)
+        vector_words, vector_rows = table.words, table.vectors
     featurizer = TokenFeaturizer(
-        vocabulary=build_vocabulary(datasets, config.min_word_count),
+        vocabulary=vocabulary,
         oov_buckets=config.oov_buckets,
         trigram_buckets=config.trigram_buckets,
         max_trigrams=config.max_trigrams,
         suffix_buckets=config.suffix_buckets,
+        vector_words=vector_words,
     )
-    network = build_network(config, featurizer.word_count, {head: len(names) for head, names in labels.items()})
+    label_counts = {head: len(names) for head, names in labels.items()}
+    network = build_network(config, featurizer.word_count, label_counts, vector_rows)
     return EndToEndTagger(featurizer, network, labels)
 
 

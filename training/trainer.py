@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 from training.config import TrainConfig
 from training.data import BatchMaker
 from training.evaluation import evaluate
-from training.features import FEATURE_NAMES
 from training.inference import EndToEndTagger
 from training.readers import Sentence
 
@@ -169,7 +168,7 @@ def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
 
     ragged = tf.TensorSpec([None, None], tf.int32)
     x_spec = tuple(
-        tf.TensorSpec([None, None, None], tf.int32) if name == "trigram_ids" else ragged for name in FEATURE_NAMES
+        tf.TensorSpec([None, None, None], tf.int32) if name == "trigram_ids" else ragged for name in batches.feature_names
     )
     y_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.int32) for head in heads}
     w_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.float32) for head in heads}
