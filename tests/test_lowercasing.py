@@ -5,7 +5,6 @@ import numpy as np
 
 from tests.conftest import FIXTURES, tiny_config
 from training.data import BatchMaker, load_datasets
-from training.features import FEATURE_NAMES
 from training.pipeline import build_tagger
 
 LOWER, UPPER, TITLE = 1, 2, 3  # shape ids of the first three SHAPE_PATTERNS
@@ -16,7 +15,7 @@ def _first_epoch(lowercase_rate: float) -> list[dict]:
     datasets = load_datasets(config, FIXTURES)
     tagger = build_tagger(config, datasets)
     batches = BatchMaker(datasets, tagger.featurizer, tagger.labels, config.batch_size, config.seed, lowercase_rate)
-    return [dict(zip(FEATURE_NAMES, x)) for x, _, _ in batches.epoch()]
+    return [dict(zip(batches.feature_names, x)) for x, _, _ in batches.epoch()]
 
 
 def test_lowercased_sentences_differ_only_in_their_capitals():

@@ -92,6 +92,8 @@ def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsy
         load_config(config, intent_voting=False, ema_momentum=1.5)
     with pytest.raises(ConfigError, match="bad.toml: lowercase_rate must be between 0 and 1, got -0.1"):
         load_config(config, intent_voting=False, lowercase_rate=-0.1)
+    with pytest.raises(ConfigError, match="bad.toml: vector_extra_words must be 0 or more, got -5"):
+        load_config(config, intent_voting=False, vector_extra_words=-5)
     config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')
     assert pipeline_main(["--config", str(config), "--models-dir", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err

@@ -102,6 +102,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not _has_type(value, expected):
             name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
             raise ConfigError(f"{source}: {field} must be of type {name}, got {value!r}")
+    if config.vector_extra_words < 0:
+        raise ConfigError(f"{source}: vector_extra_words must be 0 or more, got {config.vector_extra_words}")
     if not 0.0 <= config.lowercase_rate <= 1.0:
         raise ConfigError(f"{source}: lowercase_rate must be between 0 and 1, got {config.lowercase_rate}")
     if not 0.0 <= config.ema_momentum < 1.0:

@@ -48,7 +48,7 @@ class TokenFeaturizer(keras.layers.Layer):
         trigram_buckets: int,
         max_trigrams: int,
         suffix_buckets: int,
-        vector_words: list[str] = (),
+        vector_words: Sequence[str] = (),
         **kwargs,
     ):
         super().__init__(trainable=False, **kwargs)
