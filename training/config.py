@@ -41,6 +41,8 @@ class TrainConfig:
     shape_dim: int = 8
     # Frozen GloVe vectors (training/vectors.py) beside the learned embeddings: the model keeps the
     # vectors of its training words and of the `vector_extra_words` most frequent other words.
+    # 40,000 instead of 10,000 made `atis` 21 MB, over the 20 a model may take, for no dev gain
+    # (slot F1 96.66 against 96.69, intent 97.8 both, seed 42).
     pretrained_vectors: bool = False
     vector_extra_words: int = 10000
     lstm_units: int = 128

@@ -137,10 +137,12 @@ def build_network(
     if vectors is not None:
         # Frozen: the rows of words absent from the training set must stay in the space the
         # trained words' rows are read in.
-        padding_and_unknown = np.zeros((UNKNOWN_VECTOR + 1, vectors.shape[1]), dtype=np.float32)
+        padding_and_unknown = np.zeros((UNKNOWN_VECTOR + 1, vectors.shape[1]), dtype=vectors.dtype)
         table = np.concatenate([padding_and_unknown, vectors])
-        pretrained = layers.Embedding(*table.shape, weights=[table], trainable=False, name="pretrained_embedding")
-        pieces.append(pretrained(seen_ids[3]))
+        pretrained = layers.Embedding(
+            *table.shape, weights=[table], trainable=False, dtype=str(table.dtype), name="pretrained_embedding"
+        )
+        pieces.append(ops.cast(pretrained(seen_ids[3]), "float32"))
     tokens = layers.Concatenate()(pieces)
     tokens = layers.Dropout(config.dropout)(tokens)
 
