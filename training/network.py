@@ -1,8 +1,9 @@
 """The network: feature ids in, per-head logits out.
 
 Word, trigram, suffix and shape embeddings (and frozen pretrained vectors, if the config asks) are
-concatenated per token, read in both directions by stacked LSTMs, and fed to one small head per task: slots and POS per token, intent per sentence,
-either from mean- and max-pooled states or (`intent_voting`) from a vote of every token.
+concatenated per token, read in both directions by stacked LSTMs, and fed to one small head per
+task: slots and POS per token, intent per sentence, either from mean- and max-pooled states or
+(`intent_voting`) from a vote of every token.
 An ensemble repeats the LSTMs and heads over the same embeddings; every head's logits come out
 stacked over the members, `[..., members, labels]`, so one model is also a one-member ensemble.
 """
