@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-# Keep TensorFlow's C++ start-up chatter off the CLI's stderr; must precede the first TF import.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from service.tensorflow_env import apply_serving_defaults
+
+apply_serving_defaults()  # before anything imports TensorFlow
 
 from tqdm import tqdm  # noqa: E402
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` wit
 from service.errors import SlotTaggerError  # noqa: E402
 from service.model_store import check_model_folder  # noqa: E402
 from service.settings import load_settings  # noqa: E402
+from service.tensorflow_env import apply_serving_defaults  # noqa: E402
 
 # Fail here, in the master, with one line and exit status 1, before any worker is forked.
 try:
@@ -26,7 +27,7 @@ try:
 except SlotTaggerError as exc:
     sys.exit(f"slot-tagger: cannot start: {exc.message}")
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # workers inherit it before importing TF
+apply_serving_defaults()  # workers inherit them before importing TensorFlow
 # Parallelism comes from the worker processes: one TF thread each stops the workers' thread pools
 # fighting over the cores: lower latency and more requests per second on the same machine
 # (measured with `python -m tests.bench_http`). Set the variables to override.

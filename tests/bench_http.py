@@ -321,7 +321,11 @@ def warm_up(server: Server, sentences: list[str], seconds: float) -> dict:
 
 
 def in_process(model: str, sentences: list[str], seconds: float) -> dict:
-    """Predictor.tag_texts on the same sentences in this process (after the server stopped)."""
+    """Predictor.tag_texts on the same sentences in this process (after the server stopped),
+    under the workers' TensorFlow settings."""
+    from service.tensorflow_env import apply_serving_defaults
+
+    apply_serving_defaults()
     from service.model_store import load_model
     from service.predictor import Predictor
     from service.tokenizer import tokenize

@@ -229,4 +229,4 @@ def test_cli_stdin_stdout_subprocess(model_dir: Path) -> None:
     assert json.loads(first)["tokens"] == ["flight", "to", "Zürich", "🙂"]
     assert "Zürich" in first  # ensure_ascii=False
     assert json.loads(second)["line"] == 2
-    assert run.stderr.decode().strip().endswith("tagged 2 lines, 1 failed")
+    assert run.stderr.decode().strip() == "tagged 2 lines, 1 failed"  # nothing from TensorFlow

@@ -60,6 +60,12 @@ class TrainConfig:
     dropout: float = 0.3
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training
     token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
+    # Swapping slot values between training sentences was measured against these and rejected: with
+    # 30% of sentences shown each epoch with their open-class slot values (20 or more distinct ones in
+    # train) replaced by other training values of the same slot, atis dev slot F1 96.75, 96.87 and
+    # 96.28 against 96.69, 97.07 and 96.84 (seeds 42, 7, 1234), intent 97.8, 98.0 and 97.8 against
+    # 97.8, 97.6 and 98.2; snips 93.89 and 93.13 against 93.78 and 93.49, intent 99.43 both against
+    # 99.43 and 99.29 (seeds 42, 7).
     # Share of training sentences shown as lower-cased text each epoch. Chatbot users rarely
     # capitalize, and a treebank always does, so without it lower-cased names read as common nouns.
     lowercase_rate: float = 0.0
