@@ -33,7 +33,7 @@ model: setup
 	@if ls -d models/$(MODEL)/[0-9]* >/dev/null 2>&1; then \
 		echo "using models/$(MODEL) (newest version)"; \
 	else \
-		echo "models/$(MODEL) has no trained version yet: training it now (up to about 15 minutes on 2 cores)"; \
+		echo "models/$(MODEL) has no trained version yet: training it now (about 3 minutes on 2 cores; the trainer prints its estimate for this machine after two epochs)"; \
 		$(MAKE) --no-print-directory train MODEL=$(MODEL); \
 	fi
 

@@ -75,11 +75,21 @@ def lowercased_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
     return gap_table(rows, "EWT dev UPOS acc | the same sentences lower-cased", "dev_lowercased", "upos_accuracy")
 
 
+def ended_by(metadata: dict) -> str:
+    """How training ended; a run the wall-clock limit stopped is flagged, since it depends on the machine."""
+    if metadata.get("cut_short"):
+        return f"**CUT SHORT**: {metadata['stopped_because']}"
+    return metadata.get("stopped_because", "not recorded")
+
+
 def cost_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
-    lines = ["| model | version | epochs (best) | training time | SavedModel size | created |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | version | epochs (best) | ended by | training time | SavedModel size | created |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, version_dir, metadata in rows:
         lines.append(
-            f"| {name} | {version_dir.name} | {metadata['epochs']} ({metadata['best_epoch']}) "
+            f"| {name} | {version_dir.name} | {metadata['epochs']} ({metadata['best_epoch']}) | {ended_by(metadata)} "
             f"| {metadata['training_seconds'] / 60:.1f} min | {size_mb(version_dir):.1f} MB | {metadata['created']} |"
         )
     return lines

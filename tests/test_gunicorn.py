@@ -42,7 +42,7 @@ class Server:
 def taipei_model(tmp_path_factory) -> Path:
     """slots+intent, trained ~15 s: enough to learn arrive/leave on the 40 fixture sentences."""
     config = tiny_config(
-        name="taipei", heads=("slots", "intent"), max_epochs=60, patience=60, lr_decay=1.0,
+        name="taipei", heads=("slots", "intent"), max_epochs=60, patience=60,
         lstm_units=32, word_dim=32, dropout=0.1, word_dropout=0.0, token_dropout=0.0,
     )
     return run(config, tmp_path_factory.mktemp("models"), data_dir=FIXTURES)

@@ -1,34 +1,32 @@
-"""The learning rate is cut after `lr_patience` epochs without a new best dev score, and only then;
-with `ema_momentum` the averaged weights are the ones scored and kept."""
+"""The learning-rate schedule, averaged weights, and the wall-clock safety net of the trainer."""
 
-import keras
+import json
+
 import numpy as np
 import pytest
-from tqdm import tqdm
 
 from tests.conftest import FIXTURES, tiny_config
 from training.data import BatchMaker, load_datasets
-from training.pipeline import build_tagger
-from training.trainer import DevMonitor, train
+from training.pipeline import build_tagger, run
+from training.trainer import learning_rate_schedule, train
 
 
-@pytest.mark.parametrize("lr_decay, expected", [(0.5, [0.01, 0.005, 0.005, 0.0025]), (1.0, [0.01] * 4)])
-def test_learning_rate_is_cut_every_lr_patience_stale_epochs(lr_decay, expected):
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
-    monitor = DevMonitor(None, [], tiny_config(lr_patience=2, lr_decay=lr_decay), tqdm(disable=True))
-    monitor.set_model(model)
-    monitor.history.best_epoch = 1
-    rates = []
-    for epochs_done in (2, 3, 4, 5):
-        monitor._maybe_decay(epochs_done)
-        rates.append(float(model.optimizer.learning_rate.numpy()))
-    assert rates == pytest.approx(expected)
+def test_learning_rate_warms_up_linearly_then_decays_to_zero_at_the_last_epoch():
+    schedule = learning_rate_schedule(tiny_config(learning_rate=0.01, warmup_epochs=1.0, max_epochs=5), steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates == pytest.approx([0.0, 0.005, 0.01, 0.005, 0.0], abs=1e-7)
+    assert all(float(schedule(a)) >= float(schedule(b)) for a, b in zip(range(10, 50), range(11, 51)))
+
+
+def test_without_warm_up_the_schedule_starts_at_the_peak():
+    schedule = learning_rate_schedule(tiny_config(learning_rate=0.01, warmup_epochs=0.0, max_epochs=4), steps_per_epoch=10)
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-7)
 
 
 def _trained_weights(ema_momentum: float) -> tuple[list, list]:
     """(initial, kept) weights of a tiny model trained one short epoch."""
-    config = tiny_config(heads=("slots", "intent"), max_epochs=1, max_steps_per_epoch=6, ema_momentum=ema_momentum)
+    config = tiny_config(heads=("slots", "intent"), max_epochs=1, max_steps_per_epoch=6, ema_momentum=ema_momentum, warmup_epochs=0.0)
     datasets = load_datasets(config, FIXTURES)
     tagger = build_tagger(config, datasets)
     initial = tagger.network.get_weights()
@@ -47,3 +45,19 @@ def test_averaged_weights_are_the_ones_kept():
     raw_start, raw = _trained_weights(0.0)
     averaged_start, averaged = _trained_weights(0.999999)
     assert _distance(averaged_start, averaged) < 0.5 * _distance(raw_start, raw)
+
+
+def test_a_run_stopped_by_the_wall_clock_limit_is_marked_cut_short(tmp_path, caplog):
+    config = tiny_config(name="hurried", heads=("pos",), max_epochs=3, max_minutes=0.0)
+    version_dir = run(config, tmp_path, FIXTURES)
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    assert metadata["cut_short"] is True and metadata["epochs"] == 1
+    assert metadata["stopped_because"].startswith("CUT SHORT")
+    assert "CUT SHORT" in (version_dir / "report.md").read_text().splitlines()[2]
+    assert any("CUT SHORT" in record.getMessage() for record in caplog.records)
+
+
+def test_a_run_that_ends_on_its_epochs_is_not_cut_short(tiny_model):
+    metadata = json.loads((tiny_model / "metadata.json").read_text())
+    assert metadata["cut_short"] is False and metadata["stopped_because"] == "reached 3 epochs"
+    assert "CUT SHORT" not in (tiny_model / "report.md").read_text()

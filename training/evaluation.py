@@ -47,9 +47,10 @@ def score(sentences: list[Sentence], predictions: list[dict]) -> dict[str, float
     if has["slots"] and sentences[0].slots is not None:
         gold = [list(s.slots) for s in sentences]
         guess = [p["slots"] for p in predictions]
-        metrics["slot_f1"] = 100 * f1_score(gold, guess)
-        metrics["slot_precision"] = 100 * precision_score(gold, guess)
-        metrics["slot_recall"] = 100 * recall_score(gold, guess)
+        # An untrained model may predict no slot at all: that scores 0, as seqeval's default does, without its warning.
+        metrics["slot_f1"] = 100 * f1_score(gold, guess, zero_division=0)
+        metrics["slot_precision"] = 100 * precision_score(gold, guess, zero_division=0)
+        metrics["slot_recall"] = 100 * recall_score(gold, guess, zero_division=0)
     if has["intent"] and sentences[0].intent is not None:
         metrics["intent_accuracy"] = 100 * float(np.mean([s.intent == p["intent"] for s, p in zip(sentences, predictions)]))
     if has["slots"] and has["intent"] and sentences[0].slots is not None and sentences[0].intent is not None:

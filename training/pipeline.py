@@ -98,6 +98,8 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "training_seconds": round(history.seconds, 1),
         "epochs": len(history.train_loss),
         "best_epoch": history.best_epoch,
+        "stopped_because": history.stopped_because,
+        "cut_short": history.cut_short,
     }
     version_dir = export_tagger(tagger, models_dir / config.name, metadata)
     plot_learning_curve(history, version_dir / "learning_curve.png")
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (JSON value), e.g. --set max_epochs=2")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("absl", "tensorflow"):  # SavedModel export notes, not news to the user
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config, **dict(_parse_override(item) for item in args.set))
         version_dir = run(config, args.models_dir, args.data_dir or default_data_dir())

@@ -35,6 +35,12 @@ def plot_learning_curve(history: TrainingHistory, path: Path) -> Path:
 def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metrics: dict, extra: dict) -> Path:
     """A human-readable summary: metrics per split, the curve, how training ended, the config."""
     lines = [f"# Model `{config.name}`", ""]
+    if history.cut_short:
+        lines += [
+            f"**CUT SHORT: the wall-clock limit of {config.max_minutes} minutes stopped training before its "
+            "epochs and patience did, so this model depends on the speed of the machine that trained it.**",
+            "",
+        ]
     lines += [f"- {key}: {value}" for key, value in extra.items()]
     lines += [
         f"- epochs run: {len(history.train_loss)}, best dev epoch: {history.best_epoch} ({history.stopped_because})",

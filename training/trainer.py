@@ -1,9 +1,14 @@
-"""Fits the network: Adam with gradient clipping, early stopping on the dev score, a time budget,
-and a progress bar for epochs and steps.
+"""Fits the network: Adam with gradient clipping, a warm-up then cosine learning-rate schedule, dev
+scored after every epoch, Keras's early stopping with best-weight restore, and one progress bar.
+
+How long a run lasts is decided by epochs, steps and patience only, so the same seed, data and
+config give the same model on any machine. The wall-clock limit is a safety net: a run it stops is
+marked as cut short.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +24,10 @@ from training.evaluation import evaluate
 from training.inference import EndToEndTagger
 from training.readers import Sentence
 
+log = logging.getLogger(__name__)
+
 DEV_SCORE_METRICS = ("slot_f1", "intent_accuracy", "upos_accuracy")
+DEV_SCORE = "dev_score"  # the key the dev score is logged under, which early stopping monitors
 
 
 @dataclass
@@ -32,6 +40,7 @@ class TrainingHistory:
     best_epoch: int = 0
     seconds: float = 0.0
     stopped_because: str = ""
+    cut_short: bool = False  # the wall-clock safety net stopped the run before its epochs and patience did
 
 
 def dev_score(metrics: dict[str, float]) -> float:
@@ -39,75 +48,84 @@ def dev_score(metrics: dict[str, float]) -> float:
     return float(np.mean([metrics[name] for name in DEV_SCORE_METRICS if name in metrics]))
 
 
-class DevMonitor(keras.callbacks.Callback):
-    """Scores dev after every epoch with the exported decoding, keeps the best weights, and stops
-    on patience or when the time budget is spent."""
+class DevScoring(keras.callbacks.Callback):
+    """Scores dev after every epoch through the exported decoding (Viterbi over the served
+    function), records it, and logs the dev score for the callbacks after it."""
 
-    def __init__(self, tagger: EndToEndTagger, dev: list[list[Sentence]], config: TrainConfig, progress: tqdm):
+    def __init__(self, tagger: EndToEndTagger, dev: list[list[Sentence]], history: TrainingHistory):
         super().__init__()
         self.tagger = tagger
         self.dev = dev
-        self.config = config
-        self.progress = progress
-        self.history = TrainingHistory()
-        self.best_weights = None
-        self.started = time.monotonic()
+        self.history = history
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
         metrics: dict[str, float] = {}
         for sentences in self.dev:
             metrics.update(evaluate(self.tagger.serve, sentences))
-        score = dev_score(metrics)
-        self.history.train_loss.append(float((logs or {}).get("loss", float("nan"))))
+        logs[DEV_SCORE] = dev_score(metrics)
+        self.history.train_loss.append(float(logs.get("loss", float("nan"))))
         self.history.dev_metrics.append(metrics)
-        self.history.dev_score.append(score)
-        if score > max(self.history.dev_score[:-1], default=-1.0):
-            self.history.best_epoch = epoch + 1
-            self.best_weights = self.model.get_weights()
-        self.progress.update(1)
-        self.progress.set_postfix(loss=f"{self.history.train_loss[-1]:.3f}", dev=f"{score:.2f}", best=self.history.best_epoch)
-        self._maybe_decay(epoch + 1)
-        self._maybe_stop(epoch + 1)
-
-    def _maybe_decay(self, epochs_done: int) -> None:
-        """Cuts the learning rate every `lr_patience` epochs without a new best dev score: the
-        small steps settle into the minimum that large ones keep overshooting."""
-        stale = epochs_done - self.history.best_epoch
-        if stale and stale % self.config.lr_patience == 0 and self.config.lr_decay < 1.0:
-            rate = self.model.optimizer.learning_rate
-            rate.assign(rate * self.config.lr_decay)
-
-    def _maybe_stop(self, epochs_done: int) -> None:
-        if epochs_done - self.history.best_epoch >= self.config.patience:
-            self.history.stopped_because = f"no dev improvement for {self.config.patience} epochs"
-        elif time.monotonic() - self.started > 60 * self.config.max_minutes:
-            self.history.stopped_because = f"time budget of {self.config.max_minutes} minutes spent"
-        if self.history.stopped_because:
-            self.model.stop_training = True
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
-        self.history.seconds = time.monotonic() - self.started
-        self.history.stopped_because = self.history.stopped_because or f"reached {self.config.max_epochs} epochs"
-        self.progress.close()
+        self.history.dev_score.append(logs[DEV_SCORE])
 
 
-class StepProgress(keras.callbacks.Callback):
-    """Inner progress bar over the steps of the current epoch."""
+class WallClockLimit(keras.callbacks.Callback):
+    """Stops training after `minutes` and says so loudly: a run that ends here depends on the
+    machine's speed, so the export and the report are marked as cut short."""
 
-    def __init__(self, steps: int):
+    def __init__(self, minutes: float, history: TrainingHistory):
         super().__init__()
+        self.minutes = minutes
+        self.history = history
+        self.started = time.monotonic()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started > 60 * self.minutes and not self.model.stop_training:
+            self.history.cut_short = True
+            self.model.stop_training = True
+            log.warning(
+                "CUT SHORT: the %s-minute wall-clock limit (max_minutes) stopped training after epoch %d; "
+                "this model depends on the machine's speed and is marked cut_short in metadata.json",
+                self.minutes, epoch + 1,
+            )
+
+
+class Progress(keras.callbacks.Callback):
+    """One progress bar over every step of the run, and one line, after the second epoch (the
+    first also traces the graphs), with the time the whole run will take on this machine."""
+
+    def __init__(self, name: str, epochs: int, steps: int, history: TrainingHistory):
+        super().__init__()
+        self.name = name
+        self.epochs = epochs
         self.steps = steps
+        self.history = history
         self.bar: tqdm | None = None
+        self.epoch_started = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.bar = tqdm(total=self.epochs * self.steps, desc=f"training {self.name}", unit="step", dynamic_ncols=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}", unit="batch", leave=False, position=1)
+        self.epoch_started = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 1:
+            seconds = time.monotonic() - self.epoch_started
+            self.bar.write(
+                f"training {self.name}: {self.epochs} epochs of {self.steps} steps take about "
+                f"{seconds * self.epochs / 60:.1f} min on this machine ({seconds:.1f} s per epoch "
+                "with dev scoring); early stopping may end it sooner"
+            )
+        self.bar.set_postfix(epoch=epoch + 1, loss=f"{self.history.train_loss[-1]:.3f}", dev=f"{self.history.dev_score[-1]:.2f}")
+
+    def on_train_end(self, logs: dict | None = None) -> None:
         self.bar.close()
 
 
@@ -124,9 +142,22 @@ class MemberMeanCrossentropy(keras.losses.Loss):
         return ops.mean(losses, axis=-1)
 
 
-def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig) -> None:
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A linear warm-up over `warmup_epochs`, then a cosine decay to zero at `max_epochs`: large
+    early steps once the statistics of Adam have settled, small ones to converge in few epochs."""
+    total = config.max_epochs * steps_per_epoch
+    warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int) -> None:
     optimizer = keras.optimizers.Adam(
-        learning_rate=config.learning_rate,
+        learning_rate=learning_rate_schedule(config, steps_per_epoch),
         clipnorm=config.clipnorm,
         use_ema=config.ema_momentum > 0,
         ema_momentum=config.ema_momentum,
@@ -135,30 +166,52 @@ def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainC
     network.compile(optimizer=optimizer, loss=losses)
 
 
+def steps_per_epoch(batches: BatchMaker, config: TrainConfig) -> int:
+    steps = batches.batches_per_epoch()
+    return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
+
+
 def train(
     tagger: EndToEndTagger, batches: BatchMaker, dev: list[list[Sentence]], config: TrainConfig
 ) -> TrainingHistory:
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
-    heads = tuple(tagger.labels)
-    compile_network(network, heads, config)
-    steps = batches.batches_per_epoch()
-    if config.max_steps_per_epoch:
-        steps = min(steps, config.max_steps_per_epoch)
-    dataset = _as_dataset(batches, heads)
-    progress = tqdm(total=config.max_epochs, desc=f"training {config.name}", unit="epoch", position=0)
-    monitor = DevMonitor(tagger, dev, config, progress)
-    # Swapped in at each epoch's end, so the monitor scores and keeps the averaged weights.
+    steps = steps_per_epoch(batches, config)
+    compile_network(network, tuple(tagger.labels), config, steps)
+    history = TrainingHistory()
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
+    )
+    # Swapped in at each epoch's end, so dev scoring and early stopping see the averaged weights.
     averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if network.optimizer.use_ema else []
+    callbacks = [
+        *averaging,
+        DevScoring(tagger, dev, history),
+        early_stopping,
+        WallClockLimit(config.max_minutes, history),
+        Progress(config.name, config.max_epochs, steps, history),
+    ]
+    started = time.monotonic()
     network.fit(
-        dataset,
+        _as_dataset(batches, tuple(tagger.labels)),
         epochs=config.max_epochs,
         steps_per_epoch=steps,
-        callbacks=[StepProgress(steps), *averaging, monitor],
+        callbacks=callbacks,
         shuffle=False,  # BatchMaker already shuffles batches
         verbose=0,
     )
-    return monitor.history
+    history.seconds = time.monotonic() - started
+    history.best_epoch = int(np.argmax(history.dev_score)) + 1
+    history.stopped_because = _stopped_because(history, early_stopping, config)
+    return history
+
+
+def _stopped_because(history: TrainingHistory, early_stopping: keras.callbacks.EarlyStopping, config: TrainConfig) -> str:
+    if history.cut_short:
+        return f"CUT SHORT by the wall-clock limit of {config.max_minutes} minutes"
+    if early_stopping.stopped_epoch > 0:
+        return f"no dev improvement for {config.patience} epochs"
+    return f"reached {config.max_epochs} epochs"
 
 
 def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
