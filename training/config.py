@@ -41,31 +41,21 @@ class TrainConfig:
     shape_dim: int = 8
     # Frozen GloVe vectors (training/vectors.py) beside the learned embeddings: the model keeps the
     # vectors of its training words and of the `vector_extra_words` most frequent other words.
-    # 40,000 instead of 10,000 made `atis` 21 MB, over the 20 a model may take, for no dev gain
-    # (slot F1 96.66 against 96.69, intent 97.8 both, seed 42).
-    # spaCy en_core_web_md's 300-dimension vectors instead (`atis` dev, seeds 42, 7 and 1234, means):
-    # slot F1 97.18 against 96.87, intent 97.80 against 97.87, unseen-city gap 2.64 against 1.55, at
-    # 3,000 extra words and 21.9 MB; reduced to 100 dimensions by PCA, 10,000 extra words: 97.11,
-    # 97.73, gap 2.76 (3.04 on seed 42), 19.5 MB. Rejected: a third of a point of slot F1 for no
-    # intent, a gap at its 3-point limit, and no room left under 20 MB.
+    # why GloVe, not spaCy md: wider gap, no room under 20 MB; see docs/EXPERIMENTS.md#spacy-md-vectors
     pretrained_vectors: bool = False
+    # why 10000: 40,000 went over 20 MB, no dev gain; see docs/EXPERIMENTS.md#vector-extra-words-40000
     vector_extra_words: int = 10000
     lstm_units: int = 128
     lstm_layers: int = 2
     # The intent from a vote of every token (as in Stack-Propagation, Qin et al. 2019) instead of
-    # pooled states: training each position to read the intent also sharpened the slots of one-member
-    # ATIS models on dev (slot F1 +0.5 to +0.7 on each of three seeds).
+    # pooled states.
+    # why: it also sharpened one-member ATIS slots on dev; see docs/EXPERIMENTS.md#token-voting-intent
     intent_voting: bool = False
     ensemble_size: int = 1  # encoders over the shared embeddings, trained side by side; probabilities averaged
     dropout: float = 0.3
     word_dropout: float = 0.2  # share of known words whose word id is hidden in training
     token_dropout: float = 0.2  # share of known words that also take another position's trigram and suffix ids
-    # Swapping slot values between training sentences was measured against these and rejected: with
-    # 30% of sentences shown each epoch with their open-class slot values (20 or more distinct ones in
-    # train) replaced by other training values of the same slot, atis dev slot F1 96.75, 96.87 and
-    # 96.28 against 96.69, 97.07 and 96.84 (seeds 42, 7, 1234), intent 97.8, 98.0 and 97.8 against
-    # 97.8, 97.6 and 98.2; snips 93.89 and 93.13 against 93.78 and 93.49, intent 99.43 both against
-    # 99.43 and 99.29 (seeds 42, 7).
+    # why no slot-value swapping beside these: rejected on dev; see docs/EXPERIMENTS.md#slot-value-substitution
     # Share of training sentences shown as lower-cased text each epoch. Chatbot users rarely
     # capitalize, and a treebank always does, so without it lower-cased names read as common nouns.
     lowercase_rate: float = 0.0

@@ -34,9 +34,8 @@ def select_vectors(training_words: list[str], extra_words: int) -> VectorTable:
     other words, so a word absent from the training set still arrives with its meaning.
 
     The rows are kept in half precision: frozen, they need no precision for updates, and the
-    table then takes half the megabytes of a model that may take 20 in all. On `atis` dev, seeds
-    42 and 7, slot F1 96.69 and 97.07 against 96.95 and 97.19 in full precision, intent 97.8 and
-    97.6 against 97.8 and 97.8: within the spread between seeds."""
+    table then takes half the megabytes of a model that may take 20 in all. Dev figures against
+    full precision: docs/EXPERIMENTS.md#half-precision-vectors."""
     glove_words = pq.read_table(GLOVE_FOLDER / GLOVE_WORDS).column("index").to_pylist()
     matrix = np.load(GLOVE_FOLDER / GLOVE_VECTORS, mmap_mode="r")
     row_of = {word: row for row, word in enumerate(glove_words)}
