@@ -6,7 +6,8 @@ Batch: whole processes, alternated in one run, `--rounds` of each: our
 `python -m service.cli tag --pretokenized` and `python -m tests.spacy_tag` over the EWT train
 sentences (one per line, tokens joined by spaces). Each process is also run on the file's first
 line alone, right after, and that time (start-up: imports, model load, one sentence) is subtracted,
-so tokens/s is the tagging rate of a process already up. The ratio is of the two medians.
+so tokens/s is the tagging rate of a process already up (null for a run whose start-up took as
+long as the whole file, which a neighbour's load can cause). The ratio is of the two medians.
 The same is reported per CPU second (user + system, all threads, from `getrusage`), which a
 neighbour's load on a shared machine moves less than wall time (`cpu_ratio`).
 
@@ -80,16 +81,27 @@ def batch_pair(model: str, tagger: Path, source: Path, rounds: int) -> dict:
                 record = runs.setdefault(side, {key: [] for key in RUN_KEYS})
                 record["full_s"].append(round(full, 3))
                 record["startup_s"].append(round(startup, 3))
-                record["tokens_per_s"].append(round(tokens / max(full - startup, 1e-9)))
-                record["tokens_per_cpu_s"].append(round(tokens / max(full_cpu - startup_cpu, 1e-9)))
+                record["tokens_per_s"].append(_rate(tokens, full - startup))
+                record["tokens_per_cpu_s"].append(_rate(tokens, full_cpu - startup_cpu))
     for record in runs.values():
-        record["median_tokens_per_s"] = round(statistics.median(record["tokens_per_s"]))
-        record["median_tokens_per_cpu_s"] = round(statistics.median(record["tokens_per_cpu_s"]))
-    cpu_ratio = runs["slot_tagger"]["median_tokens_per_cpu_s"] / runs["spacy"]["median_tokens_per_cpu_s"]
-    ratio = runs["slot_tagger"]["median_tokens_per_s"] / runs["spacy"]["median_tokens_per_s"]
+        for key in ("tokens_per_s", "tokens_per_cpu_s"):
+            valid = [rate for rate in record[key] if rate is not None]
+            record[f"median_{key}"] = round(statistics.median(valid)) if valid else None
     return {"model": model, "input_lines": sum(1 for _ in source.open(encoding="utf-8")),
-            "tokens": tokens, "rounds": rounds, **runs, "ratio": round(ratio, 2),
-            "cpu_ratio": round(cpu_ratio, 2)}
+            "tokens": tokens, "rounds": rounds, **runs,
+            "ratio": _ratio(runs, "median_tokens_per_s"),
+            "cpu_ratio": _ratio(runs, "median_tokens_per_cpu_s")}
+
+
+def _rate(tokens: int, seconds: float) -> int | None:
+    """Tokens per second, or None when the start-up run took as long as the full one (a
+    neighbour's load on a shared machine can do that), so such a run cannot count."""
+    return round(tokens / seconds) if seconds > 0 else None
+
+
+def _ratio(runs: dict[str, dict], key: str) -> float | None:
+    ours, theirs = runs["slot_tagger"][key], runs["spacy"][key]
+    return round(ours / theirs, 2) if ours and theirs else None
 
 
 def _http_pass(port: int, bodies: list[bytes]) -> list[float]:
