@@ -4,18 +4,21 @@
 
 `main` only parses options, prints and picks the exit code; `tag_file` does the work and
 returns a `TagSummary`, so tests and the benchmark call it directly. Input is read in chunks
-of `CHUNK_LINES` lines, so memory stays flat however large the file is.
+of `CHUNK_LINES` lines, so memory stays flat however large the file is; a worker thread runs
+the model on one chunk while the main thread tokenizes the next and renders the one before.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import itertools
 import json
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -29,11 +32,14 @@ from tqdm import tqdm  # noqa: E402
 from service.errors import SlotTaggerError, UndecodableInput  # noqa: E402
 from service.model_store import LoadedModel, load_model  # noqa: E402
 from service.predictor import Predictor  # noqa: E402
+from service.tokenizer import Token, tokenize_texts  # noqa: E402
 
 CHUNK_LINES = 4096  # lines read, tagged and written at a time: bounds memory, feeds batches
 FORMATS = ("json", "conll")
 STDIO = "-"
 BOM = b"\xef\xbb\xbf"
+# One encoder for every line: `json.dumps` with an option builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -68,37 +74,67 @@ def tag_file(
         _open_binary(input, "rb") as source,
         _open_binary(output, "wb") as sink,
         tqdm(unit=" lines", file=sys.stderr, disable=not show) as bar,
+        ThreadPoolExecutor(max_workers=1) as tagger,
     ):
-        for chunk in _chunks(source):
-            results = _tag_chunk(predictor, chunk, lines + 1, pretokenized)
+
+        def write(results: list[dict]) -> int:
             sink.write("".join(_render(result, fmt) for result in results).encode("utf-8"))
             sink.flush()
-            lines += len(chunk)
-            failed += sum("error" in result for result in results)
-            bar.update(len(chunk))
+            bar.update(len(results))
+            return sum("error" in result for result in results)
+
+        # Three chunks in flight: while the worker thread runs the model on one (TensorFlow
+        # releases the GIL), this thread tokenizes the next and renders the one before.
+        pending: tuple[_Chunk, Future[list[dict]]] | None = None
+        for lines_read in _chunks(source):
+            chunk = _read_chunk(lines_read, lines + 1, pretokenized)
+            tagging = tagger.submit(predictor.tag, chunk.tokens, chunk.texts)
+            lines += len(lines_read)
+            if pending is not None:
+                failed += write(_finish(*pending))
+            pending = (chunk, tagging)
+        if pending is not None:
+            failed += write(_finish(*pending))
     return TagSummary(lines=lines, failed=failed)
 
 
-def _tag_chunk(
-    predictor: Predictor, chunk: list[bytes], first_line: int, pretokenized: bool
-) -> list[dict]:
-    """Decode and tag one chunk; a line that fails gets `line` and a message naming it."""
+@dataclass(frozen=True)
+class _Chunk:
+    """Lines read and tokenized: `results` holds the decoding errors, `texts` the other lines."""
+
+    first_line: int
+    results: list[dict]
+    positions: list[int]  # where each of `texts` sits in `results`
+    texts: list[str]
+    tokens: list[list[Token]]
+
+
+def _read_chunk(chunk: list[bytes], first_line: int, pretokenized: bool) -> _Chunk:
+    """Decode and tokenize one chunk's lines; a line that is not UTF-8 gets its error now."""
     results: list[dict] = [{} for _ in chunk]
-    texts: dict[int, str] = {}
+    positions: list[int] = []
+    texts: list[str] = []
     for i, raw in enumerate(chunk):
         if first_line + i == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         try:
-            texts[i] = raw.rstrip(b"\r\n").decode("utf-8")
+            texts.append(raw.rstrip(b"\r\n").decode("utf-8"))
         except UnicodeDecodeError as exc:
             error = UndecodableInput(f"invalid UTF-8 at byte {exc.start}")
             results[i] = {"error": error.to_dict()}
-    tagged = predictor.tag_texts(list(texts.values()), pretokenized=pretokenized)
-    for i, result in zip(texts, tagged, strict=True):
+        else:
+            positions.append(i)
+    return _Chunk(first_line, results, positions, texts, tokenize_texts(texts, pretokenized))
+
+
+def _finish(chunk: _Chunk, tagging: Future[list[dict]]) -> list[dict]:
+    """The chunk's results in line order; a line that failed gets `line` and a message naming it."""
+    results = chunk.results
+    for i, result in zip(chunk.positions, tagging.result(), strict=True):
         results[i] = result
     for i, result in enumerate(results):
         if "error" in result:
-            line = first_line + i
+            line = chunk.first_line + i
             error = result["error"]
             message = f"line {line}: {error['message']}"
             results[i] = {"line": line, "error": {**error, "message": message}}
@@ -108,7 +144,7 @@ def _tag_chunk(
 def _render(result: dict, fmt: str) -> str:
     """One JSON line, or one CoNLL block (comment lines, token rows, a blank line)."""
     if fmt == "json":
-        return json.dumps(result, ensure_ascii=False) + "\n"
+        return _JSON.encode(result) + "\n"
     if "error" in result:
         return f"# error = {result['error']['message']}\n\n"
     head = f"# intent = {result['intent']}\n" if "intent" in result else ""
@@ -167,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return 0 when every line was tagged, 1 if some failed, 2 on model errors."""
     args = _parser().parse_args(argv)
     try:
+        model = load_model(args.model)
+        # TensorFlow and the loaded model are some 380,000 Python objects that live as long as
+        # the process; frozen, they are not traversed again by every full collection.
+        gc.freeze()
         summary = tag_file(
-            args.model, args.input, args.output, args.pretokenized, args.fmt,
+            model, args.input, args.output, args.pretokenized, args.fmt,
             args.batch_size, args.progress,
         )
     except SlotTaggerError as exc:

@@ -28,10 +28,10 @@ except SlotTaggerError as exc:
     sys.exit(f"slot-tagger: cannot start: {exc.message}")
 
 apply_serving_defaults()  # workers inherit them before importing TensorFlow
-# Parallelism comes from the worker processes: one TF thread each stops the workers' thread pools
-# fighting over the cores: lower latency and more requests per second on the same machine
-# (measured with `python -m tests.bench_http`). Set the variables to override.
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+# Parallelism comes from the worker processes: one TF thread each (TF_NUM_INTRAOP_THREADS is a
+# serving default) stops the workers' thread pools fighting over the cores: lower latency and more
+# requests per second on the same machine (measured with `python -m tests.bench_http`). Set the
+# variables to override.
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 # Each run gets its own metrics folder, so counts from a previous run never leak in; workers
 # inherit the variable, and prometheus-client reads it when first imported there.

@@ -2,12 +2,15 @@
 
 `predict` only runs the model and decodes its tensors; `_shape` builds the answer a client
 sees (tokens, tags, entities). Sentences are sorted by length before batching so each batch
-pads to a similar width, the signature is called once per batch, and answers come back in the
+pads to a similar width, a batch holds at most `batch_size` sentences (and, without an intent
+head, `MAX_BATCH_CELLS` padded tokens), the signature is called once per batch, and answers come back in the
 caller's order. Input that cannot be tagged gets an `{"error": ...}` in its place.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,10 +19,13 @@ import tensorflow as tf
 from service.entities import group_entities
 from service.errors import EmptyInput, InputError, InputTooLong, ModelCorrupt
 from service.model_store import LoadedModel
-from service.tokenizer import Token, split_pretokenized, tokenize
+from service.tokenizer import Token, tokenize_texts
 
 PAD = ""  # the export contract's padding token; real tokens are never empty
 WARM_UP_TEXT = "Book a flight from Boston to New York tomorrow."
+# Padded tokens per model call (128 sentences of 32 tokens) for models without an intent head:
+# batches of long sentences get fewer sentences, so a batch's longest sentence pads fewer others.
+MAX_BATCH_CELLS = 4096
 
 
 class Predictor:
@@ -31,6 +37,7 @@ class Predictor:
         self.model = model
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.max_cells = math.inf if "intent" in model.heads else MAX_BATCH_CELLS
 
     def warm_up(self) -> None:
         """Tag one sentence so the first real request does not pay for graph and spaCy setup."""
@@ -38,8 +45,7 @@ class Predictor:
 
     def tag_texts(self, texts: list[str], pretokenized: bool = False) -> list[dict]:
         """Tokenize raw texts (or split pre-tokenized ones on whitespace) and tag them."""
-        split = split_pretokenized if pretokenized else tokenize
-        return self.tag([split(text) for text in texts], texts)
+        return self.tag(tokenize_texts(texts, pretokenized), texts)
 
     def tag(self, token_lists: list[list[Token]], texts: list[str]) -> list[dict]:
         """Tag each token list; `texts[i]` is the string its offsets point into."""
@@ -60,12 +66,31 @@ class Predictor:
         """Run the model over non-empty token lists; return decoded outputs in input order."""
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         results: list[dict[str, Any]] = [{} for _ in sentences]
-        for begin in range(0, len(order), self.batch_size):
-            indices = order[begin : begin + self.batch_size]
+        for indices in self._batches(order, sentences):
             batch = [sentences[i] for i in indices]
             for i, outputs in zip(indices, self._run_batch(batch), strict=True):
                 results[i] = outputs
         return results
+
+    def _batches(self, order: list[int], sentences: list[list[str]]) -> Iterator[list[int]]:
+        """Cut the length-sorted `order` into batches of at most `batch_size` sentences.
+
+        The network's cost grows with the padded cells, and a fixed sentence count pads a batch
+        of long sentences to its longest one, so batches also stop at `max_cells` padded cells.
+        Not for a model with an intent head: it pools over the padded time axis, and a float sum
+        over a different padded width can move its confidence in the fourth decimal. Per-token
+        outputs do not depend on the padded width.
+        """
+        batch: list[int] = []
+        for i in order:
+            width = len(sentences[i])  # the widest so far, since `order` is sorted by length
+            full = len(batch) == self.batch_size or (len(batch) + 1) * width > self.max_cells
+            if batch and full:
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
 
     def _check(self, tokens: list[Token]) -> InputError | None:
         """The reason this sentence cannot be tagged, or None."""
@@ -94,25 +119,44 @@ class Predictor:
 def _split_rows(
     arrays: dict[str, np.ndarray], heads: tuple[str, ...], lengths: np.ndarray
 ) -> list[dict[str, Any]]:
-    """Cut batch arrays into per-sentence Python values, dropping the padding columns."""
+    """Cut batch arrays into per-sentence Python values, dropping the padding columns.
+
+    Each array is converted to Python once for the whole batch (`tolist` of its unpadded cells,
+    row after row) and then sliced per sentence, instead of a NumPy slice, decode and conversion
+    per sentence and head.
+    """
+    ends = np.cumsum(lengths).tolist()
+    bounds = list(zip([0] + ends[:-1], ends, strict=True))
+    per_token: dict[str, list] = {}
+    for head, confidence_key in (("slots", "slot_confidence"), ("pos", "pos_confidence")):
+        if head in heads:
+            valid = np.arange(arrays[head].shape[1])[None, :] < lengths[:, None]
+            per_token[head] = _label_strings(arrays[head][valid])
+            per_token[confidence_key] = _rounded(arrays[confidence_key][valid])
+    per_sentence: dict[str, list] = {}
+    if "intent" in heads:
+        per_sentence["intent"] = _label_strings(arrays["intent"])
+        per_sentence["intent_confidence"] = _rounded(arrays["intent_confidence"])
+    return [
+        {
+            **{key: values[begin:end] for key, values in per_token.items()},
+            **{key: values[row] for key, values in per_sentence.items()},
+        }
+        for row, (begin, end) in enumerate(bounds)
+    ]
+
+
+def _label_strings(labels: np.ndarray) -> list[str]:
+    """UTF-8 label bytes as `str`, decoding each distinct label once."""
+    values = labels.tolist()
+    decoded = {label: label.decode("utf-8") for label in set(values)}
+    return [decoded[label] for label in values]
+
+
+def _rounded(confidences: np.ndarray) -> list[float]:
+    """Confidences rounded to 4 places as Python floats."""
     # float64 before rounding, or float32 0.9 rounds back to 0.8999999761581421.
-    confidences = {
-        key: np.round(arrays[key].astype(np.float64), 4)
-        for key in ("slot_confidence", "pos_confidence", "intent_confidence")
-        if key in arrays
-    }
-    rows: list[dict[str, Any]] = []
-    for row, n in enumerate(lengths.tolist()):
-        outputs: dict[str, Any] = {}
-        for head, confidence_key in (("slots", "slot_confidence"), ("pos", "pos_confidence")):
-            if head in heads:
-                outputs[head] = [tag.decode("utf-8") for tag in arrays[head][row, :n]]
-                outputs[confidence_key] = confidences[confidence_key][row, :n].tolist()
-        if "intent" in heads:
-            outputs["intent"] = arrays["intent"][row].decode("utf-8")
-            outputs["intent_confidence"] = float(confidences["intent_confidence"][row])
-        rows.append(outputs)
-    return rows
+    return np.round(confidences.astype(np.float64), 4).tolist()
 
 
 def _shape(tokens: list[Token], text: str, outputs: dict[str, Any]) -> dict:

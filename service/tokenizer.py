@@ -49,3 +49,9 @@ def tokenize(text: str) -> list[Token]:
 def split_pretokenized(line: str) -> list[Token]:
     """Split already tokenized text on any run of whitespace, keeping offsets."""
     return [Token(m.group(), m.start(), m.end()) for m in _NON_SPACE.finditer(line)]
+
+
+def tokenize_texts(texts: list[str], pretokenized: bool = False) -> list[list[Token]]:
+    """Each text tokenized, or split on whitespace if it is `pretokenized`."""
+    split = split_pretokenized if pretokenized else tokenize
+    return [split(text) for text in texts]

@@ -59,3 +59,24 @@ come from the server's \`/metrics\`, CPU figures from \`/proc\`; targets with pa
 ${rest}
 \`\`\`
 MD
+
+# Paired against spaCy: trains models/spacy-ewt-tagger first if it is absent (a few minutes).
+paired=$(.venv/bin/python -m tests.bench_vs_spacy --model models/ewt --rest-model models/default 2>/dev/null | tail -1)
+cat >> BENCHMARKS.md <<MD
+
+## Paired against spaCy's CNN tagger
+
+Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.bench_vs_spacy --model models/ewt --rest-model models/default\`
+(spaCy's \`tok2vec\` + \`tagger\` from \`spacy init config --pipeline tagger --optimize efficiency\`,
+trained by \`tests/spacy_tagger.py\` with \`spacy train\` for 4 epochs on EWT train with UPOS as its
+tags, scored on EWT dev; batch: whole processes alternated, 3 of each, our
+\`service.cli tag --pretokenized\` against \`tests/spacy_tag.py\` (\`Doc(words=...)\` through
+\`nlp.pipe\`, one JSON line per sentence) on the EWT train sentences, each process's time on the
+file's first line alone subtracted, ratio of the median tokens/s; REST: median \`/v1/parse\`
+latency of ATIS test sentences from one keep-alive client to gunicorn (2 workers) against spaCy's
+median \`nlp(text)\` in-process on the same sentences, passes alternated, 3 of each):
+
+\`\`\`json
+${paired}
+\`\`\`
+MD
