@@ -15,9 +15,8 @@ SERVING_DEFAULTS = {
     # each model's test metrics are identical either way (`make eval`).
     "TF_ENABLE_ONEDNN_OPTS": "0",
     # One thread per TensorFlow op: the CLI runs the model in one thread while another tokenizes
-    # and renders, and gunicorn's workers are the server's parallelism. The CLI tagged EWT train
-    # at 2.88 times spaCy's rate against 1.62 with TensorFlow's default of one per core, in
-    # back-to-back runs of `python -m tests.bench_vs_spacy`; outputs are byte-identical either way.
+    # and renders, and gunicorn's workers are the server's parallelism
+    # (docs/EXPERIMENTS.md#serving-intra-op-threads).
     "TF_NUM_INTRAOP_THREADS": "1",
 }
 

@@ -49,16 +49,22 @@ def recorded_epochs(revision: str) -> dict[str, int]:
     return {name: int(epochs) for name, epochs in re.findall(r"^\| (\w+) \| \d+ \| (\d+) \(\d+\) \|", text, re.MULTILINE)}
 
 
+def data_env() -> dict[str, str]:
+    """The environment with DATA_DIR made absolute, since the baseline runs in another folder."""
+    data_dir = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+    return {**os.environ, "DATA_DIR": str(data_dir)}
+
+
 def profile(tree: Path, name: str) -> dict:
     command = [sys.executable, str(REPO / "tests" / "profile_training.py"), "--tree", str(tree), "--config", f"training/configs/{name}.toml"]
-    result = subprocess.run(command, cwd=tree, check=True, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=tree, env=data_env(), check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def train_in_child(name: str, models_dir: Path) -> dict:
     """Trains today's config in a child process; returns its metadata and peak RSS."""
     command = [sys.executable, "-m", "training.pipeline", "--config", f"training/configs/{name}.toml", "--models-dir", str(models_dir)]
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=REPO, env=data_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"training {name} failed with exit status {os.waitstatus_to_exitcode(status)}")
