@@ -201,7 +201,7 @@ def train(
         verbose=0,
     )
     history.seconds = time.monotonic() - started
-    history.best_epoch = int(np.argmax(history.dev_score)) + 1
+    history.best_epoch = early_stopping.best_epoch + 1  # the epoch whose weights it restored
     history.stopped_because = _stopped_because(history, early_stopping, config)
     return history
 
