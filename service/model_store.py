@@ -16,25 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ModelCorrupt, ModelNotFound
+from service.export_contract import COMPILED_SIGNATURE, HEAD_OUTPUTS, HEADS, METADATA_FILE, SIGNATURE
 
 logger = logging.getLogger(__name__)
-
-SIGNATURE_KEY = "serving_default"
-METADATA_FILE = "metadata.json"
-KNOWN_HEADS = ("slots", "intent", "pos")
-# Output keys each head must add to the signature, beside the always-present "lengths".
-HEAD_OUTPUTS = {
-    "slots": ("slots", "slot_confidence"),
-    "pos": ("pos", "pos_confidence"),
-    "intent": ("intent", "intent_confidence"),
-}
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A loaded export: call `signature(tokens=...)`; `module` keeps its variables alive."""
+    """A loaded export: call `signature(tokens=...)`; `module` keeps its variables alive.
+
+    `compiled_signature` is the XLA-compiled one for single sentences, None in exports made
+    before it existed.
+    """
 
     signature: Callable[..., dict[str, Any]]
+    compiled_signature: Callable[..., dict[str, Any]] | None
     module: Any
     metadata: dict[str, Any]
     name: str
@@ -84,14 +80,18 @@ def load_model(path: Path | str) -> LoadedModel:
         module = tf.saved_model.load(str(version_dir))
     except Exception as exc:  # TF raises OSError, ValueError, DecodeError, OpError...
         raise ModelCorrupt(f"cannot load SavedModel at {version_dir}: {_first_line(exc)}") from exc
-    signature = module.signatures.get(SIGNATURE_KEY)
+    signature = module.signatures.get(SIGNATURE)
     if signature is None:
-        raise ModelCorrupt(f"SavedModel at {version_dir} has no '{SIGNATURE_KEY}' signature")
-    _check_outputs(signature, heads, version_dir)
+        raise ModelCorrupt(f"SavedModel at {version_dir} has no '{SIGNATURE}' signature")
+    compiled_signature = module.signatures.get(COMPILED_SIGNATURE)
+    for present in (signature, compiled_signature):
+        if present is not None:
+            _check_outputs(present, heads, version_dir)
     # The folder name is what TF Serving serves; metadata only speaks for a loose folder.
     version = int(version_dir.name if version_dir.name.isdigit() else metadata.get("version", 0))
     model = LoadedModel(
         signature=signature,
+        compiled_signature=compiled_signature,
         module=module,
         metadata=metadata,
         name=str(metadata.get("name", version_dir.parent.name)),
@@ -122,9 +122,9 @@ def _read_metadata(version_dir: Path) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise ModelCorrupt(f"{meta_path} must hold a JSON object")
     heads = metadata.get("heads")
-    if not isinstance(heads, list) or not heads or not set(heads) <= set(KNOWN_HEADS):
+    if not isinstance(heads, list) or not heads or not set(heads) <= set(HEADS):
         raise ModelCorrupt(
-            f"{meta_path}: 'heads' must be a non-empty subset of {list(KNOWN_HEADS)}, got {heads!r}"
+            f"{meta_path}: 'heads' must be a non-empty subset of {list(HEADS)}, got {heads!r}"
         )
     if not isinstance(metadata.get("labels"), dict):
         raise ModelCorrupt(f"{meta_path}: 'labels' must be an object of label lists per head")

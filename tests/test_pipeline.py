@@ -12,7 +12,9 @@ import tensorflow as tf
 from tests.conftest import FIXTURES, REPO, tiny_config
 from training.config import ConfigError, load_config
 from training.evaluate import evaluate_model
-from training.export import SIGNATURE
+from service.export_contract import COMPILED_MAX_WIDTH, COMPILED_SIGNATURE, COMPILED_WIDTH_STEP, SIGNATURE
+from service.model_store import load_model
+from service.predictor import Predictor
 from training.pipeline import main as pipeline_main
 from training.pipeline import run
 
@@ -42,6 +44,35 @@ def test_serving_signature_takes_padded_token_strings(tiny_model):
     assert outputs["slots"].shape == (2, 3) and outputs["pos"].shape == (2, 3)
     assert outputs["slots"][1, 1].numpy() == b"" and outputs["slot_confidence"][1, 1].numpy() == 0.0
     assert outputs["intent"].shape == (2,) and 0.0 < outputs["intent_confidence"][0].numpy() <= 1.0
+
+
+def test_compiled_signature_answers_like_the_plain_one_at_every_width(tiny_model):
+    signatures = tf.saved_model.load(str(tiny_model)).signatures
+    plain, compiled = signatures[SIGNATURE], signatures[COMPILED_SIGNATURE]
+    words = "show me flights from boston to taipei on monday".split()
+    for width in (1, COMPILED_WIDTH_STEP - 1, COMPILED_WIDTH_STEP, COMPILED_WIDTH_STEP + 1, 3 * COMPILED_WIDTH_STEP):
+        tokens = tf.constant([(words * 4)[:width]])
+        expected, got = plain(tokens=tokens), compiled(tokens=tokens)
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            assert got[key].shape == value.shape, (width, key)
+            if value.dtype == tf.string or value.dtype == tf.int32:
+                assert got[key].numpy().tolist() == value.numpy().tolist(), (width, key)
+            else:
+                np.testing.assert_allclose(got[key].numpy(), value.numpy(), atol=1e-4, err_msg=f"{width} {key}")
+
+
+def test_rest_predictor_compiles_lone_sentences_up_to_the_widest_compiled_width(tiny_model):
+    model = load_model(tiny_model)
+    rest, cli = Predictor(model, compiled_single=True), Predictor(model)
+    assert rest._signature_for([["a"] * COMPILED_MAX_WIDTH]) is model.compiled_signature
+    assert rest._signature_for([["a"] * (COMPILED_MAX_WIDTH + 1)]) is model.signature
+    assert rest._signature_for([["a"], ["b"]]) is model.signature
+    assert cli._signature_for([["a"]]) is model.signature
+    words = "show me flights from boston to taipei".split()
+    (compiled,), (plain,) = rest.predict([words]), cli.predict([words])
+    assert compiled["slots"] == plain["slots"] and compiled["pos"] == plain["pos"]
+    assert compiled["intent"] == plain["intent"]
 
 
 def test_reloaded_model_tags_through_the_cli_in_a_fresh_process(tiny_model, tmp_path):

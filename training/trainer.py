@@ -22,6 +22,7 @@ from training.config import TrainConfig
 from training.data import BatchMaker
 from training.evaluation import evaluate
 from training.inference import EndToEndTagger
+from training.optimizer import LazyAdam
 from training.readers import Sentence
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.o
 
 
 def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int) -> None:
-    optimizer = keras.optimizers.Adam(
+    adam = LazyAdam if config.lazy_embedding_updates else keras.optimizers.Adam
+    optimizer = adam(
         learning_rate=learning_rate_schedule(config, steps_per_epoch),
         clipnorm=config.clipnorm,
         use_ema=config.ema_momentum > 0,

@@ -59,7 +59,7 @@ class Tagger:
 def init_app(app: Flask, settings: Settings) -> None:
     """Load the model named by `settings.model`, warm it up, and attach it to `app`."""
     model = load_model(settings.model)
-    predictor = Predictor(model, max_tokens=settings.max_tokens)
+    predictor = Predictor(model, max_tokens=settings.max_tokens, compiled_single=True)
     tagger = Tagger(model=model, predictor=predictor)
     app.extensions[EXTENSION] = tagger
     predictor.warm_up()
