@@ -1,4 +1,4 @@
-"""Tests for training.rasa_alignment, training.slot_labels and training.convert: Rasa spans become
+"""Tests for training.rasa_alignment, service.slot_labels and training.convert: Rasa spans become
 BIO tags over the serving tokenizer's tokens, widened spans are reported, role/group labels round
 trip, and seq → Rasa YAML → seq gives the data back."""
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from service.slot_labels import parse_slot_label, slot_label
 from service.tokenizer import tokenize
 from training import convert
 from training.rasa_alignment import Adjustment, FileReport, align, align_example
 from training.rasa_data import Entity, Example, NluData, read_nlu
 from training.readers import DatasetError, Sentence, read_seq_split
-from training.slot_labels import parse_slot_label, slot_label
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "data" / "fixtures"
@@ -176,7 +176,7 @@ def test_slot_label_refuses_names_that_would_not_round_trip(entity: str, role: s
 def test_slot_labels_import_neither_tensorflow_nor_spacy() -> None:
     """Serving imports slot_labels to read labels back; it must stay light."""
     code = (
-        "import sys, training.slot_labels; "
+        "import sys, service.slot_labels; "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'spacy')); "
         "print(heavy)"
     )

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from service.slot_labels import parse_slot_label
 from training.rasa_alignment import AlignmentReport, align
 from training.rasa_data import read_nlu
 from training.rasa_markup import Annotation, MarkupError, format_markup
 from training.readers import DatasetError, Sentence, read_seq_split
-from training.slot_labels import parse_slot_label
 
 RASA_VERSION = "3.1"
 _TARGETS = {"seq": "rasa-yaml", "rasa": "seq"}

@@ -5,7 +5,7 @@ the tokens it will later see. Rasa spans are characters and need not fall on tho
 boundaries (`[Boston]ians`, a span that swallowed a space): such a span is widened to the whole
 tokens it touches and reported as an Adjustment, never changed silently, so the data's owner can
 fix the annotation if the widening is wrong. Roles and groups go into the label through
-training.slot_labels, which keeps them learnable and reversible.
+service.slot_labels, which keeps them learnable and reversible.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from service.slot_labels import slot_label
 from service.tokenizer import tokenize
 from training.rasa_data import Example, NluData
 from training.readers import DatasetError, Sentence
-from training.slot_labels import slot_label
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from training.slot_labels import name_problem
+from service.slot_labels import name_problem
 
 ANNOTATION_KEYS = ("entity", "role", "group", "value")
 # Entity names that `[text](entity)` can hold without being misread; others are written as {...}.

@@ -11,8 +11,9 @@ be different labels for the role to be learnable. The label is the entity name, 
 
 `:` is the separator because Rasa's own short annotation `[text](entity:value)` already gives it a
 meaning, so no entity written that way can contain it; the readers refuse it in the longer forms
-too, and refuse whitespace, which `seq.out` files use between tags. Serving imports this module,
-so it must stay free of TensorFlow and spaCy.
+too, and refuse whitespace, which `seq.out` files use between tags. The module sits in service/
+because serving will read these labels back and service/ never imports training/; it must stay
+free of TensorFlow and spaCy.
 """
 
 from __future__ import annotations
