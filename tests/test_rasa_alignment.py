@@ -53,7 +53,8 @@ def test_roles_become_part_of_the_label(tmp_path: Path) -> None:
 
 def test_groups_become_part_of_the_label(tmp_path: Path) -> None:
     data = read_examples(
-        tmp_path, 'a [large]{"entity": "size", "group": "1"} [pepperoni]{"entity": "topping", "role": "extra", "group": "1"}'
+        tmp_path,
+        'a [large]{"entity": "size", "group": "1"} [pepperoni]{"entity": "topping", "role": "extra", "group": "1"}',
     )
     assert tagged(align(data)[0][0]) == [("a", "O"), ("large", "B-size::1"), ("pepperoni", "B-topping:extra:1")]
 
@@ -84,7 +85,8 @@ def test_span_inside_a_token_is_widened_and_reported(tmp_path: Path) -> None:
 
 def test_span_with_a_stray_space_is_trimmed_and_reported(tmp_path: Path) -> None:
     entity = {"start": 7, "end": 14, "value": "Taipei ", "entity": "city", "role": "to"}
-    data = {"rasa_nlu_data": {"common_examples": [{"text": "fly to Taipei now", "intent": "fly", "entities": [entity]}]}}
+    example = {"text": "fly to Taipei now", "intent": "fly", "entities": [entity]}
+    data = {"rasa_nlu_data": {"common_examples": [example]}}
     path = tmp_path / "nlu.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     sentence, adjustments = align_example(read_nlu(path).examples[0])
@@ -96,7 +98,9 @@ def test_entities_widened_into_one_token_are_an_error(tmp_path: Path) -> None:
     data = read_examples(tmp_path, "hello", "[foo](x)[bar](y) baz")
     with pytest.raises(DatasetError) as err:
         align(data)
-    assert str(err.value) == f"{tmp_path / 'nlu.yml'}:6: entities 'x' and 'y' share the token 'foobar' once widened to whole tokens"
+    assert str(err.value) == (
+        f"{tmp_path / 'nlu.yml'}:6: entities 'x' and 'y' share the token 'foobar' once widened to whole tokens"
+    )
 
 
 def test_example_without_tokens_is_an_error() -> None:
@@ -195,10 +199,10 @@ def grouped_by_intent(sentences: list[Sentence]) -> list[Sentence]:
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
 def test_seq_to_yaml_to_seq_round_trip(tmp_path: Path, split: str) -> None:
-    original = read_seq_split(FIXTURES / "tiny_atis" / split)
-    assert convert.main(["--from", "seq", "--to", "rasa-yaml", str(FIXTURES / "tiny_atis" / split), str(tmp_path / "nlu.yml")]) == 0
+    folder = FIXTURES / "tiny_atis" / split
+    assert convert.main(["--from", "seq", "--to", "rasa-yaml", str(folder), str(tmp_path / "nlu.yml")]) == 0
     assert convert.main(["--from", "rasa", "--to", "seq", str(tmp_path / "nlu.yml"), str(tmp_path / "seq")]) == 0
-    assert read_seq_split(tmp_path / "seq") == grouped_by_intent(original)
+    assert read_seq_split(tmp_path / "seq") == grouped_by_intent(read_seq_split(folder))
 
 
 def test_seq_to_yaml_writes_inline_markup(tmp_path: Path) -> None:
@@ -254,7 +258,8 @@ def test_seq_without_labels_cannot_become_rasa(tmp_path: Path, capsys: pytest.Ca
     (folder / "seq.in").write_text("hi\n", encoding="utf-8")
     (folder / "seq.out").write_text("O\n", encoding="utf-8")
     assert convert.main(["--from", "seq", str(folder), str(tmp_path / "out.yml")]) == 2
-    assert capsys.readouterr().err == f"error: {folder / 'label'}: file not found (every Rasa example belongs to an intent)\n"
+    expected = f"error: {folder / 'label'}: file not found (every Rasa example belongs to an intent)\n"
+    assert capsys.readouterr().err == expected
 
 
 def test_rasa_to_seq_reports_widening_and_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
