@@ -217,6 +217,9 @@ def _stopped_because(history: TrainingHistory, early_stopping: keras.callbacks.E
 
 
 def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
+    """The batches as a dataset, made when the step asks for one: no prefetch, whose thread fought
+    the step for the GIL and held up the end of `fit` (docs/EXPERIMENTS.md#input-without-prefetch)."""
+
     def endless():
         while True:
             yield from batches.epoch()
@@ -228,4 +231,4 @@ def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
     y_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.int32) for head in heads}
     w_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.float32) for head in heads}
     dataset = tf.data.Dataset.from_generator(endless, output_signature=(x_spec, y_spec, w_spec))
-    return dataset.prefetch(2)
+    return dataset
