@@ -61,6 +61,8 @@ def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[s
     metrics: dict[str, dict[str, float]] = {"dev": {}, "test": {}, "dev_argmax": {}, "test_argmax": {}}
     for dataset in datasets:
         for split in ("dev", "test"):
+            if not dataset.splits[split]:  # Rasa data without a test file: no figures rather than made-up ones
+                continue
             metrics[split].update(evaluate(tagger.serve, dataset.splits[split]))
             if "slots" in dataset.heads:
                 metrics[f"{split}_argmax"].update(evaluate(argmax.serve, dataset.splits[split]))
@@ -86,8 +88,14 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
     history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
     metrics = measure(tagger, datasets)
     data = {
-        str(d.path): {"heads": list(d.heads), **{split: len(s) for split, s in d.splits.items()}} for d in datasets
+        str(d.path): {
+            "heads": list(d.heads),
+            **{split: len(s) for split, s in d.splits.items()},
+            **(d.rasa.metadata() if d.rasa else {}),
+        }
+        for d in datasets
     }
+    rasa = next((d.rasa for d in datasets if d.rasa), None)  # at most one: only slots and intent come from Rasa
     metadata = {
         "heads": list(config.heads),
         "labels": tagger.labels,
@@ -100,6 +108,8 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "best_epoch": history.best_epoch,
         "stopped_because": history.stopped_because,
         "cut_short": history.cut_short,
+        # text (lower-cased) -> the entity value it stands for, for serving to map extracted text with
+        **({"synonyms": rasa.synonyms} if rasa else {}),
     }
     version_dir = export_tagger(tagger, models_dir / config.name, metadata)
     plot_learning_curve(history, version_dir / "learning_curve.png")
@@ -108,7 +118,7 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "size on disk": f"{directory_size(version_dir) / 1e6:.1f} MB",
         "pipeline time": f"{time.monotonic() - started:.0f} s",
     }
-    write_report(version_dir / "report.md", config, history, metrics, extra)
+    write_report(version_dir / "report.md", config, history, metrics, extra, datasets)
     return version_dir
 
 
