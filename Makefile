@@ -1,5 +1,7 @@
 # slot-tagger: `make serve` sets up and serves the default model (training it first when absent);
 # `make test` runs the tests. Every target builds the pinned virtualenv first.
+# `make train DATA=nlu.yml NAME=mybot [DEV=dev.yml] [TEST=test.yml] [CONFIG=overrides.toml]` trains on
+# Rasa NLU data (files or folders, relative to the current directory) with training/configs/chatbot.toml.
 
 PYTHON   := .venv/bin/python
 DATA_DIR ?= ../shared/data
@@ -22,8 +24,16 @@ setup: .venv/installed
 data: setup
 	$(PYTHON) -m data.check_data
 
+ifdef DATA
+RASA_ARGS := --rasa-data '$(DATA)' $(if $(NAME),--name '$(NAME)') $(if $(DEV),--rasa-dev '$(DEV)') \
+	$(if $(TEST),--rasa-test '$(TEST)') $(if $(CONFIG),--config '$(CONFIG)')
+# Rasa data needs no benchmark datasets, so no `make data` first.
+train: setup
+	$(PYTHON) -m training.pipeline $(RASA_ARGS)
+else
 train: data
 	$(PYTHON) -m training.pipeline --config training/configs/$(MODEL).toml
+endif
 
 train-all: data
 	for name in $(CONFIGS); do $(PYTHON) -m training.pipeline --config training/configs/$$name.toml || exit 1; done

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 from service.export_contract import HEADS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The model's folder under models/, so it must not climb out of it or be empty.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class ConfigError(ValueError):
@@ -28,6 +31,13 @@ class TrainConfig:
     heads: tuple[str, ...]
     seq_data: str = ""  # folder with train/dev/test in seq.in/seq.out/label format (slots, intent)
     conllu_data: str = ""  # folder with *train.conllu, *dev.conllu, *test.conllu (pos)
+    # Rasa NLU data (a .yml/.yaml/.json file or a folder of them) for slots and intent, instead of
+    # seq_data. Without rasa_dev, dev is a seeded, intent-stratified tenth of rasa_data held out
+    # for early stopping; without rasa_test, there are no test metrics. Relative paths resolve
+    # under DATA_DIR like seq_data's; make train DATA=... and train_rasa pass absolute ones.
+    rasa_data: str = ""
+    rasa_dev: str = ""
+    rasa_test: str = ""
     seed: int = 42
     # featurization
     min_word_count: int = 1  # rarer training words go to the OOV buckets
@@ -79,29 +89,45 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 means the whole training set; tests set a few steps
 
     def data_dir(self, head: str) -> str:
-        return self.conllu_data if head == "pos" else self.seq_data
+        if head == "pos":
+            return self.conllu_data
+        return self.rasa_data or self.seq_data
 
 
-def load_config(path: Path, **overrides) -> TrainConfig:
-    """Reads a TOML config; unknown keys and missing data folders are reported by name."""
+def load_config(path: Path, *override_files: Path, **overrides) -> TrainConfig:
+    """Reads a TOML config, then each of `override_files` over it, then `overrides`; unknown keys
+    and missing data folders are reported by name."""
+    raw = _read_toml(path)
+    for file in override_files:
+        raw.update(_read_toml(file))
+    raw.update(overrides)
+    source = ", ".join(str(file) for file in (path, *override_files))
+    _check_keys(raw, source)
+    raw["heads"] = tuple(raw.get("heads", ()))
+    try:
+        config = TrainConfig(**raw)
+    except TypeError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    validate(config, source=source)
+    return config
+
+
+def _read_toml(path: Path) -> dict:
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    raw.update(overrides)
+    _check_keys(raw, str(path))
+    return raw
+
+
+def _check_keys(raw: dict, source: str) -> None:
     known = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown keys {unknown}; allowed: {sorted(known)}")
-    raw["heads"] = tuple(raw.get("heads", ()))
-    try:
-        config = TrainConfig(**raw)
-    except TypeError as error:
-        raise ConfigError(f"{path}: {error}") from None
-    validate(config, source=str(path))
-    return config
+        raise ConfigError(f"{source}: unknown keys {unknown}; allowed: {sorted(known)}")
 
 
 def validate(config: TrainConfig, source: str = "config") -> None:
@@ -110,6 +136,8 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not _has_type(value, expected):
             name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
             raise ConfigError(f"{source}: {field} must be of type {name}, got {value!r}")
+    if not _MODEL_NAME.fullmatch(config.name):
+        raise ConfigError(f"{source}: name must be a folder name (letters, digits, '.', '_', '-'), got {config.name!r}")
     if config.vector_extra_words < 0:
         raise ConfigError(f"{source}: vector_extra_words must be 0 or more, got {config.vector_extra_words}")
     if not 0.0 <= config.lowercase_rate <= 1.0:
@@ -123,10 +151,14 @@ def validate(config: TrainConfig, source: str = "config") -> None:
     bad = [head for head in config.heads if head not in HEADS]
     if not config.heads or bad:
         raise ConfigError(f"{source}: heads must be a non-empty subset of {list(HEADS)}, got {list(config.heads)}")
+    if config.rasa_data and config.seq_data:
+        raise ConfigError(f"{source}: seq_data and rasa_data both name slot and intent data; keep one")
+    if (config.rasa_dev or config.rasa_test) and not config.rasa_data:
+        raise ConfigError(f"{source}: rasa_dev and rasa_test need rasa_data to name the training data")
     for head in config.heads:
         if not config.data_dir(head):
-            field = "conllu_data" if head == "pos" else "seq_data"
-            raise ConfigError(f"{source}: head {head!r} needs {field} to name a dataset folder")
+            field = "conllu_data" if head == "pos" else "seq_data or rasa_data"
+            raise ConfigError(f"{source}: head {head!r} needs {field} to name its dataset")
 
 
 def _has_type(value: object, expected: type) -> bool:

@@ -16,16 +16,21 @@ import tensorflow as tf
 
 from training.config import TrainConfig, resolve_data_path
 from training.features import PAD_TOKEN, TokenFeaturizer, padded_batches
+from training.rasa_dataset import RasaSource, load_rasa_splits
 from training.readers import Sentence, read_split
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One dataset folder and the heads it supervises."""
+    """One dataset and the heads it supervises; `rasa` says where a Rasa dataset's splits came from.
+
+    A split may be empty (Rasa data without a test file): it then has no metrics.
+    """
 
     path: Path
     heads: tuple[str, ...]
     splits: dict[str, list[Sentence]]
+    rasa: RasaSource | None = None
 
 
 def load_datasets(config: TrainConfig, data_dir: Path) -> list[Dataset]:
@@ -35,6 +40,10 @@ def load_datasets(config: TrainConfig, data_dir: Path) -> list[Dataset]:
         by_folder.setdefault(config.data_dir(head), []).append(head)
     datasets = []
     for folder, heads in by_folder.items():
+        if folder == config.rasa_data:
+            path, splits, rasa = load_rasa_splits(config, data_dir)
+            datasets.append(Dataset(path=path, heads=tuple(heads), splits=splits, rasa=rasa))
+            continue
         path = resolve_data_path(folder, data_dir)
         splits = {split: read_split(path, split) for split in ("train", "dev", "test")}
         datasets.append(Dataset(path=path, heads=tuple(heads), splits=splits))

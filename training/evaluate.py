@@ -13,6 +13,7 @@ from pathlib import Path
 from service.errors import SlotTaggerError
 from service.model_store import load_model
 from training.config import TrainConfig, default_data_dir, resolve_data_path
+from training.data import load_datasets
 from training.evaluation import evaluate
 from training.readers import SPLITS, DatasetError, read_split
 
@@ -20,12 +21,18 @@ from training.readers import SPLITS, DatasetError, read_split
 def evaluate_model(model_path: Path, split: str, data_dir: Path, dataset: Path | None = None) -> dict:
     """Metrics of the exported model on `split` of its training datasets (or of `dataset`)."""
     model = load_model(model_path)
-    config = TrainConfig(**{**model.metadata["config"], "heads": model.heads})
-    folders = [str(dataset)] if dataset else sorted({config.data_dir(head) for head in config.heads})
+    if dataset:
+        path = resolve_data_path(str(dataset), data_dir)
+        named = {str(path): read_split(path, split)}
+    else:
+        config = TrainConfig(**{**model.metadata["config"], "heads": model.heads})
+        # The same loader as training, so Rasa data gets its dev held out exactly as then.
+        named = {str(d.path): d.splits[split] for d in sorted(load_datasets(config, data_dir), key=lambda d: str(d.path))}
     metrics: dict[str, dict[str, float]] = {}
-    for folder in folders:
-        path = resolve_data_path(folder, data_dir)
-        metrics[str(path)] = evaluate(model.signature, read_split(path, split))
+    for path, sentences in named.items():
+        if not sentences:
+            raise DatasetError(f"{path}: the model was trained without a {split} file, so there is no {split} split to score")
+        metrics[path] = evaluate(model.signature, sentences)
     return {"model": str(model.path), "split": split, "metrics": metrics}
 
 

@@ -1,6 +1,7 @@
 """The training pipeline: config → data → vocabularies and labels → training → evaluation → export.
 
     python -m training.pipeline --config training/configs/atis.toml
+    python -m training.pipeline --rasa-data nlu.yml --name mybot [--rasa-dev dev.yml] [--rasa-test test.yml]
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from training.unseen_cities import replace_cities, unseen_city_names
 from training.vectors import select_vectors
 
 log = logging.getLogger(__name__)
+
+# The hyperparameters of a model trained on Rasa data when no config file names them all.
+CHATBOT_CONFIG = REPO_ROOT / "training" / "configs" / "chatbot.toml"
 
 
 def build_tagger(config: TrainConfig, datasets: list[Dataset]) -> EndToEndTagger:
@@ -61,6 +65,8 @@ def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[s
     metrics: dict[str, dict[str, float]] = {"dev": {}, "test": {}, "dev_argmax": {}, "test_argmax": {}}
     for dataset in datasets:
         for split in ("dev", "test"):
+            if not dataset.splits[split]:  # Rasa data without a test file: no figures rather than made-up ones
+                continue
             metrics[split].update(evaluate(tagger.serve, dataset.splits[split]))
             if "slots" in dataset.heads:
                 metrics[f"{split}_argmax"].update(evaluate(argmax.serve, dataset.splits[split]))
@@ -86,8 +92,14 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
     history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
     metrics = measure(tagger, datasets)
     data = {
-        str(d.path): {"heads": list(d.heads), **{split: len(s) for split, s in d.splits.items()}} for d in datasets
+        str(d.path): {
+            "heads": list(d.heads),
+            **{split: len(s) for split, s in d.splits.items()},
+            **(d.rasa.metadata() if d.rasa else {}),
+        }
+        for d in datasets
     }
+    rasa = next((d.rasa for d in datasets if d.rasa), None)  # at most one: only slots and intent come from Rasa
     metadata = {
         "heads": list(config.heads),
         "labels": tagger.labels,
@@ -100,6 +112,8 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "best_epoch": history.best_epoch,
         "stopped_because": history.stopped_because,
         "cut_short": history.cut_short,
+        # text (lower-cased) -> the entity value it stands for, for serving to map extracted text with
+        **({"synonyms": rasa.synonyms} if rasa else {}),
     }
     version_dir = export_tagger(tagger, models_dir / config.name, metadata)
     plot_learning_curve(history, version_dir / "learning_curve.png")
@@ -108,23 +122,66 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "size on disk": f"{directory_size(version_dir) / 1e6:.1f} MB",
         "pipeline time": f"{time.monotonic() - started:.0f} s",
     }
-    write_report(version_dir / "report.md", config, history, metrics, extra)
+    write_report(version_dir / "report.md", config, history, metrics, extra, datasets)
     return version_dir
+
+
+def train_rasa(
+    data: str | Path,
+    name: str,
+    dev: str | Path | None = None,
+    test: str | Path | None = None,
+    models_dir: Path = REPO_ROOT / "models",
+    config: Path | None = None,
+    overrides: dict | None = None,
+    data_dir: Path | None = None,
+) -> Path:
+    """Trains a slots + intent model on Rasa NLU data and exports `models_dir/<name>/<version>/`;
+    returns the version folder.
+
+    `data`, `dev` and `test` are Rasa 3.x YAML or `rasa_nlu_data` JSON files, or folders of them,
+    relative to the current directory (not DATA_DIR: they are the caller's files, not benchmarks).
+    Hyperparameters come from training/configs/chatbot.toml, then from the TOML file `config`
+    over it, then from `overrides` (field -> value). Without `dev`, a seeded, intent-stratified
+    tenth of `data` is held out for early stopping; without `test`, the model has no test metrics.
+    `data_dir` is the base of the relative paths a `config` file names (default $DATA_DIR).
+    Raises DatasetError (`file:line: what is wrong`) for bad data and ConfigError for a bad config.
+    """
+    given = {"rasa_data": data, "rasa_dev": dev, "rasa_test": test}
+    paths = {key: str(Path(value).absolute()) for key, value in given.items() if value is not None}
+    override_files = [config] if config else []
+    train_config = load_config(CHATBOT_CONFIG, *override_files, **{**(overrides or {}), **paths, "name": name})
+    return run(train_config, models_dir, data_dir or default_data_dir())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train, evaluate and export a slot-tagger model.")
-    parser.add_argument("--config", required=True, type=Path, help="TOML config, e.g. training/configs/atis.toml")
+    parser.add_argument("--config", type=Path, help="TOML config, e.g. training/configs/atis.toml; with --rasa-data, hyperparameters over training/configs/chatbot.toml")
+    parser.add_argument("--rasa-data", help="train on this Rasa NLU file or folder (relative to the current directory) with training/configs/chatbot.toml")
+    parser.add_argument("--rasa-dev", help="with --rasa-data: the dev file or folder (default: a tenth of the data held out)")
+    parser.add_argument("--rasa-test", help="with --rasa-data: the test file or folder (default: no test metrics)")
+    parser.add_argument("--name", help="with --rasa-data: the model's name, its folder under --models-dir")
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models", help="where models/<name>/<version>/ go")
     parser.add_argument("--data-dir", type=Path, default=None, help="base folder for relative dataset paths (default: $DATA_DIR or ../shared/data)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (JSON value), e.g. --set max_epochs=2")
     args = parser.parse_args(argv)
+    if args.rasa_data is None and (args.rasa_dev or args.rasa_test or args.name):
+        parser.error("--rasa-dev, --rasa-test and --name go with --rasa-data")
+    if args.rasa_data is None and args.config is None:
+        parser.error("give --config, or --rasa-data with --name")
+    if args.rasa_data is not None and not args.name:
+        parser.error("--rasa-data needs --name (the model's folder under models/)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("absl", "tensorflow"):  # SavedModel export notes, not news to the user
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
-        config = load_config(args.config, **dict(_parse_override(item) for item in args.set))
-        version_dir = run(config, args.models_dir, args.data_dir or default_data_dir())
+        overrides = dict(_parse_override(item) for item in args.set)
+        if args.rasa_data is not None:
+            version_dir = train_rasa(args.rasa_data, args.name, args.rasa_dev, args.rasa_test, args.models_dir,
+                                     args.config, overrides, args.data_dir)
+        else:
+            config = load_config(args.config, **overrides)
+            version_dir = run(config, args.models_dir, args.data_dir or default_data_dir())
     except (ConfigError, DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

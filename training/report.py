@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only: training machines have no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from training.config import TrainConfig  # noqa: E402
+from training.data import Dataset  # noqa: E402
 from training.trainer import TrainingHistory  # noqa: E402
 
 
@@ -32,8 +33,10 @@ def plot_learning_curve(history: TrainingHistory, path: Path) -> Path:
     return path
 
 
-def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metrics: dict, extra: dict) -> Path:
-    """A human-readable summary: metrics per split, the curve, how training ended, the config."""
+def write_report(
+    path: Path, config: TrainConfig, history: TrainingHistory, metrics: dict, extra: dict, datasets: list[Dataset]
+) -> Path:
+    """A human-readable summary: metrics per split, the curve, how training ended, the data, the config."""
     lines = [f"# Model `{config.name}`", ""]
     if history.cut_short:
         lines += [
@@ -45,6 +48,10 @@ def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metr
     lines += [
         f"- epochs run: {len(history.train_loss)}, best dev epoch: {history.best_epoch} ({history.stopped_because})",
         f"- training time: {history.seconds:.0f} s",
+        "",
+        "## Data",
+        "",
+        *_data_lines(datasets),
         "",
         "## Metrics (%)",
         "",
@@ -63,3 +70,14 @@ def write_report(path: Path, config: TrainConfig, history: TrainingHistory, metr
     lines += ["```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _data_lines(datasets: list[Dataset]) -> list[str]:
+    """Each dataset's split sizes, and for Rasa data where the splits came from and what each file held."""
+    lines = []
+    for dataset in datasets:
+        sizes = " · ".join(f"{split} {len(sentences)}" for split, sentences in dataset.splits.items())
+        lines.append(f"- `{dataset.path}` ({', '.join(dataset.heads)}): {sizes}")
+        if dataset.rasa:
+            lines += dataset.rasa.report_lines()
+    return lines
