@@ -217,8 +217,9 @@ def _stopped_because(history: TrainingHistory, early_stopping: keras.callbacks.E
 
 
 def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
-    """The batches as a dataset, made when the step asks for one: no prefetch, whose thread fought
-    the step for the GIL and held up the end of `fit` (docs/EXPERIMENTS.md#input-without-prefetch)."""
+    """The batches as a dataset, made when the step asks for one. No prefetch (its thread fought the
+    step for the GIL) and no autotuning (destroying the iterator waited on the tuning thread for up
+    to 40 s after the last step); see docs/EXPERIMENTS.md#input-without-prefetch."""
 
     def endless():
         while True:
@@ -231,4 +232,6 @@ def _as_dataset(batches: BatchMaker, heads: tuple[str, ...]) -> tf.data.Dataset:
     y_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.int32) for head in heads}
     w_spec = {head: tf.TensorSpec([None] if head == "intent" else [None, None], tf.float32) for head in heads}
     dataset = tf.data.Dataset.from_generator(endless, output_signature=(x_spec, y_spec, w_spec))
-    return dataset
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
