@@ -113,7 +113,9 @@ def test_the_command_line_reads_paths_from_the_current_folder_with_dev_test_and_
 
 
 def _make_dry_run(*variables: str) -> list[str]:
-    result = subprocess.run(["make", "-n", "train", *variables], cwd=REPO, capture_output=True, text=True, check=True)
+    # --no-print-directory: under `make test` this make is a sub-make and would print "Entering directory"
+    result = subprocess.run(["make", "-n", "--no-print-directory", "train", *variables], cwd=REPO,
+                            capture_output=True, text=True, check=True)
     return result.stdout.splitlines()
 
 
