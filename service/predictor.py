@@ -13,7 +13,7 @@ once per batch, and answers come back in the caller's order. Input that cannot b
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -125,7 +125,7 @@ class Predictor:
             )
         return _split_rows(arrays, self.model.heads, lengths)
 
-    def _signature_for(self, batch: list[list[str]]) -> Any:
+    def _signature_for(self, batch: list[list[str]]) -> Callable[..., dict[str, Any]]:
         if self.compiled_signature is not None and len(batch) == 1 and len(batch[0]) <= COMPILED_MAX_WIDTH:
             return self.compiled_signature
         return self.model.signature

@@ -27,7 +27,8 @@ def evaluate_model(model_path: Path, split: str, data_dir: Path, dataset: Path |
     else:
         config = TrainConfig(**{**model.metadata["config"], "heads": model.heads})
         # The same loader as training, so Rasa data gets its dev held out exactly as then.
-        named = {str(d.path): d.splits[split] for d in sorted(load_datasets(config, data_dir), key=lambda d: str(d.path))}
+        datasets = sorted(load_datasets(config, data_dir), key=lambda d: str(d.path))
+        named = {str(d.path): d.splits[split] for d in datasets}
     metrics: dict[str, dict[str, float]] = {}
     for path, sentences in named.items():
         if not sentences:
