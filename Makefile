@@ -47,8 +47,11 @@ model: setup
 		$(MAKE) --no-print-directory train MODEL=$(MODEL); \
 	fi
 
+# `make eval MODEL=mybot TEST=test.yml [OUT=folder]` writes a report like `rasa test nlu`'s
+# (beside the model, in models/mybot/<version>/evaluation/test/, without OUT); without TEST,
+# it prints the metrics of the model's own SPLIT.
 eval: setup
-	$(PYTHON) -m training.evaluate --model models/$(MODEL) --split $(SPLIT)
+	$(PYTHON) -m training.evaluate --model models/$(MODEL) $(if $(TEST),--rasa-test '$(TEST)' 		$(if $(filter-out -,$(OUT)),--out '$(OUT)'),--split $(SPLIT))
 
 tag: model
 	$(PYTHON) -m service.cli tag --model models/$(MODEL) --input $(IN) --output $(OUT)

@@ -32,6 +32,7 @@ from tqdm import tqdm  # noqa: E402
 from service.errors import SlotTaggerError, UndecodableInput  # noqa: E402
 from service.model_store import LoadedModel, load_model  # noqa: E402
 from service.predictor import Predictor  # noqa: E402
+from service.settings import INTENT_RANKING  # noqa: E402
 from service.tokenizer import Token, tokenize_texts  # noqa: E402
 
 CHUNK_LINES = 4096  # lines read, tagged and written at a time: bounds memory, feeds batches
@@ -58,6 +59,7 @@ def tag_file(
     fmt: str = "json",
     batch_size: int = 256,
     progress: bool | None = None,
+    intent_ranking: int = INTENT_RANKING,
 ) -> TagSummary:
     """Tag every line of `input` into `output` ("-" means stdin / stdout), in order.
 
@@ -67,7 +69,7 @@ def tag_file(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     model = model_path if isinstance(model_path, LoadedModel) else load_model(Path(model_path))
-    predictor = Predictor(model, batch_size=batch_size)
+    predictor = Predictor(model, batch_size=batch_size, intent_ranking=intent_ranking)
     show = sys.stderr.isatty() if progress is None else progress
     lines = failed = 0
     with (
@@ -187,15 +189,25 @@ def _parser() -> argparse.ArgumentParser:
                      help="json: one JSON object per line; conll: token<TAB>slot<TAB>pos rows")
     tag.add_argument("--batch-size", type=_positive_int, default=256,
                      help="sentences per model call (default 256)")
+    tag.add_argument("--intent-ranking", type=_non_negative_int, default=INTENT_RANKING, metavar="K",
+                     help=f"list the K most likely intents per line (default {INTENT_RANKING}; 0: none)")
     tag.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar on stderr (default: only when stderr is a terminal)")
     return parser
 
 
 def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, least: int) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}, got {value}")
     return value
 
 
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         summary = tag_file(
             model, args.input, args.output, args.pretokenized, args.fmt,
-            args.batch_size, args.progress,
+            args.batch_size, args.progress, args.intent_ranking,
         )
     except SlotTaggerError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

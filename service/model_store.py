@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ModelCorrupt, ModelNotFound
-from service.export_contract import COMPILED_SIGNATURE, HEAD_OUTPUTS, HEADS, METADATA_FILE, SIGNATURE
+from service.export_contract import (
+    COMPILED_SIGNATURE,
+    HEAD_OUTPUTS,
+    METADATA_FILE,
+    SIGNATURE,
+    is_version_folder,
+    metadata_problem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +57,10 @@ def resolve_version_dir(path: Path) -> Path:
         raise ModelNotFound(f"model path {path} does not exist or is not a folder")
     if (path / "saved_model.pb").is_file():
         return path
-    versions = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()]
+    versions = [p for p in path.iterdir() if p.is_dir() and is_version_folder(p.name)]
     if versions:
         return max(versions, key=lambda p: int(p.name))
-    if path.name.isdigit():
+    if is_version_folder(path.name):
         return path  # a version folder without a SavedModel: load_model says it is corrupt
     raise ModelNotFound(f"model path {path} holds no integer version folder (e.g. {path}/1)")
 
@@ -86,9 +93,9 @@ def load_model(path: Path | str) -> LoadedModel:
     compiled_signature = module.signatures.get(COMPILED_SIGNATURE)
     for present in (signature, compiled_signature):
         if present is not None:
-            _check_outputs(present, heads, version_dir)
+            _check_outputs(present, metadata, version_dir)
     # The folder name is what TF Serving serves; metadata only speaks for a loose folder.
-    version = int(version_dir.name if version_dir.name.isdigit() else metadata.get("version", 0))
+    version = int(version_dir.name if is_version_folder(version_dir.name) else metadata.get("version", 0))
     model = LoadedModel(
         signature=signature,
         compiled_signature=compiled_signature,
@@ -119,27 +126,30 @@ def _read_metadata(version_dir: Path) -> dict[str, Any]:
         raise ModelCorrupt(f"{meta_path} is missing; was the export interrupted?") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelCorrupt(f"{meta_path} is not readable JSON: {exc}") from exc
-    if not isinstance(metadata, dict):
-        raise ModelCorrupt(f"{meta_path} must hold a JSON object")
-    heads = metadata.get("heads")
-    if not isinstance(heads, list) or not heads or not set(heads) <= set(HEADS):
-        raise ModelCorrupt(
-            f"{meta_path}: 'heads' must be a non-empty subset of {list(HEADS)}, got {heads!r}"
-        )
-    if not isinstance(metadata.get("labels"), dict):
-        raise ModelCorrupt(f"{meta_path}: 'labels' must be an object of label lists per head")
+    problem = metadata_problem(metadata)
+    if problem:
+        raise ModelCorrupt(f"{meta_path}: {problem}")
     return metadata
 
 
-def _check_outputs(signature: Any, heads: tuple[str, ...], version_dir: Path) -> None:
-    """Fail at load, not mid-batch, when the signature lacks an output its heads promise."""
-    outputs = set(signature.structured_outputs)
+def _check_outputs(signature: Any, metadata: dict[str, Any], version_dir: Path) -> None:
+    """Fail at load, not mid-batch, when the signature lacks an output its heads promise, or
+    ranks a different number of intents than metadata.json names."""
+    heads = metadata["heads"]
+    outputs = signature.structured_outputs
     expected = {"lengths"}.union(*(HEAD_OUTPUTS[head] for head in heads))
-    missing = sorted(expected - outputs)
+    missing = sorted(expected - set(outputs))
     if missing:
         raise ModelCorrupt(
             f"SavedModel at {version_dir} lacks outputs {missing} for heads {list(heads)}"
         )
+    if "intent" in heads:
+        ranked, named = outputs["intent_probabilities"].shape[-1], len(metadata["labels"]["intent"])
+        if ranked != named:
+            raise ModelCorrupt(
+                f"SavedModel at {version_dir} gives {ranked} intent probabilities for the "
+                f"{named} intents metadata.json names"
+            )
     inputs = signature.structured_input_signature[1]
     if set(inputs) != {"tokens"}:
         raise ModelCorrupt(

@@ -59,10 +59,20 @@ def document(settings: Settings) -> dict[str, Any]:
         },
         "Token": _obj(["text", "start", "end"], text=STR, start=INT, end=INT, slot=STR,
                       slot_confidence=NUM, pos=STR, pos_confidence=NUM),
-        "Entity": _obj(["slot", "text", "start", "end", "confidence"], slot=STR, text=STR,
-                       start=INT, end=INT, confidence=NUM),
+        "Entity": {
+            **_obj(["slot", "text", "start", "end", "confidence", "entity", "value"], slot=STR,
+                   text=STR, start=INT, end=INT, confidence=NUM, entity=STR, role=STR, group=STR,
+                   value=STR),
+            "description": "`slot` is the learned label, `entity[:role[:group]]`, unfolded into "
+                           "`entity`, `role` and `group`; `value` is the synonym's value when "
+                           "the training data maps this text to one, else the text.",
+        },
+        "Intent": _obj(["name", "confidence"], name=STR, confidence=NUM),
+        "IntentRanking": {"type": "array", "items": _ref("Intent"),
+                          "maxItems": settings.intent_ranking,
+                          "description": "the most likely intents, most likely first"},
         "Result": _obj(["tokens"], tokens={"type": "array", "items": _ref("Token")},
-                       intent=_obj(["name", "confidence"], name=STR, confidence=NUM),
+                       intent=_ref("Intent"), intent_ranking=_ref("IntentRanking"),
                        entities={"type": "array", "items": _ref("Entity")}),
         "ParseResponse": {"allOf": [_ref("Result"), _obj(["model"], model=_ref("ModelRef"))]},
         "BatchResponse": _obj(["results", "model"], results={"type": "array", "items": _ref("Result")},
@@ -71,6 +81,23 @@ def document(settings: Settings) -> dict[str, Any]:
                       heads={"type": "array", "items": STR}, created=STR,
                       labels={"type": "object"}, metrics={"type": "object"}),
         "Status": _obj(["status"], status=STR, model=_ref("ModelRef")),
+        "RasaParseRequest": {
+            **_obj(["text"], text={"type": "string", "maxLength": settings.max_text_chars},
+                   message_id={**STR, "nullable": True}, token={**STR, "nullable": True}),
+            "description": "What Rasa's RasaNLUHttpInterpreter sends; other keys are ignored.",
+        },
+        "RasaParseResponse": _obj(
+            ["text", "intent", "entities", "intent_ranking", "text_tokens"], text=STR,
+            intent=_obj(["name", "confidence"], name={**STR, "nullable": True}, confidence=NUM),
+            entities={"type": "array", "items": _ref("RasaEntity")},
+            intent_ranking=_ref("IntentRanking"),
+            text_tokens={"type": "array", "items": {"type": "array", "items": INT}},
+        ),
+        "RasaEntity": _obj(
+            ["entity", "start", "end", "value", "confidence_entity", "extractor"], entity=STR,
+            start=INT, end=INT, value=STR, confidence_entity=NUM, role=STR, group=STR,
+            extractor=STR, processors={"type": "array", "items": STR},
+        ),
     }
     return {
         "openapi": "3.0.3",
@@ -87,6 +114,11 @@ def document(settings: Settings) -> dict[str, Any]:
                 "summary": "Tag several sentences in one model call, answers in order",
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("BatchRequest")}}},
                 "responses": {"200": _json(_ref("BatchResponse"), "one result per text"), **ERRORS},
+            }},
+            "/model/parse": {"post": {
+                "summary": "Tag one message and answer as Rasa's NLU server does",
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("RasaParseRequest")}}},
+                "responses": {"200": _json(_ref("RasaParseResponse"), "Rasa's parse format"), **ERRORS},
             }},
             "/v1/models": {"get": {"summary": "The served model's metadata",
                                    "responses": {"200": _json(_ref("Model"), "metadata")}}},

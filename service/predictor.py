@@ -7,7 +7,8 @@ plain one, so its output never depends on how lines fall into batches. Sentences
 length before batching so each batch pads to a similar width, a batch holds at most `batch_size`
 sentences (and, without an intent head, `MAX_BATCH_CELLS` padded tokens), the signature is called
 once per batch, and answers come back in the caller's order. Input that cannot be tagged gets an
-`{"error": ...}` in its place.
+`{"error": ...}` in its place. An intent head's answer also ranks the `intent_ranking` most
+likely intents, as Rasa does; entities carry the `value` the training data's synonyms give them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import tensorflow as tf
 
 from service.entities import group_entities
 from service.errors import EmptyInput, InputError, InputTooLong, ModelCorrupt
-from service.export_contract import COMPILED_MAX_WIDTH, COMPILED_WIDTH_STEP, PAD_TOKEN
+from service.export_contract import COMPILED_MAX_WIDTH, COMPILED_WIDTH_STEP, HEAD_KINDS, HEAD_OUTPUTS, HEADS, PAD_TOKEN
 from service.model_store import LoadedModel
+from service.settings import INTENT_RANKING
 from service.tokenizer import Token, tokenize_texts
 
 WARM_UP_TEXT = "Book a flight from Boston to New York tomorrow."
@@ -35,13 +37,24 @@ class Predictor:
     """Wraps a `LoadedModel`; build once per process (CLI run, REST worker), not per call."""
 
     def __init__(
-        self, model: LoadedModel, batch_size: int = 256, max_tokens: int = 512, compiled_single: bool = False
+        self,
+        model: LoadedModel,
+        batch_size: int = 256,
+        max_tokens: int = 512,
+        compiled_single: bool = False,
+        intent_ranking: int = INTENT_RANKING,
     ) -> None:
-        if batch_size < 1 or max_tokens < 1:
-            raise ValueError(f"batch_size and max_tokens must be >= 1: {batch_size}, {max_tokens}")
+        if batch_size < 1 or max_tokens < 1 or intent_ranking < 0:
+            raise ValueError(
+                f"batch_size and max_tokens must be >= 1 and intent_ranking >= 0: "
+                f"{batch_size}, {max_tokens}, {intent_ranking}"
+            )
         self.model = model
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.intent_ranking = intent_ranking
+        self.intent_labels = model.metadata["labels"].get("intent", [])
+        self.synonyms: dict[str, str] = model.metadata.get("synonyms", {})
         self.max_cells = math.inf if "intent" in model.heads else MAX_BATCH_CELLS
         self.compiled_signature = model.compiled_signature if compiled_single else None
 
@@ -69,7 +82,7 @@ class Predictor:
                 results[i] = {"error": error.to_dict()}
         raw = self.predict([[token.text for token in token_lists[i]] for i in valid])
         for i, outputs in zip(valid, raw, strict=True):
-            results[i] = _shape(token_lists[i], texts[i], outputs)
+            results[i] = _shape(token_lists[i], texts[i], outputs, self.synonyms)
         return results
 
     def predict(self, sentences: list[list[str]]) -> list[dict[str, Any]]:
@@ -123,7 +136,12 @@ class Predictor:
                 f"model at {self.model.path} returned lengths {arrays['lengths'].tolist()} "
                 f"for sentences of {lengths.tolist()} tokens; it must count non-empty tokens"
             )
-        return _split_rows(arrays, self.model.heads, lengths)
+        rows = _split_rows(arrays, self.model.heads, lengths)
+        if "intent" in self.model.heads and self.intent_ranking:
+            rankings = _rank(arrays["intent_probabilities"], self.intent_labels, self.intent_ranking)
+            for row, ranking in zip(rows, rankings, strict=True):
+                row["intent_ranking"] = ranking
+        return rows
 
     def _signature_for(self, batch: list[list[str]]) -> Callable[..., dict[str, Any]]:
         if self.compiled_signature is not None and len(batch) == 1 and len(batch[0]) <= COMPILED_MAX_WIDTH:
@@ -143,21 +161,33 @@ def _split_rows(
     ends = np.cumsum(lengths).tolist()
     bounds = list(zip([0] + ends[:-1], ends, strict=True))
     per_token: dict[str, list] = {}
-    for head, confidence_key in (("slots", "slot_confidence"), ("pos", "pos_confidence")):
-        if head in heads:
-            valid = np.arange(arrays[head].shape[1])[None, :] < lengths[:, None]
-            per_token[head] = _label_strings(arrays[head][valid])
-            per_token[confidence_key] = _rounded(arrays[confidence_key][valid])
     per_sentence: dict[str, list] = {}
-    if "intent" in heads:
-        per_sentence["intent"] = _label_strings(arrays["intent"])
-        per_sentence["intent_confidence"] = _rounded(arrays["intent_confidence"])
+    for head in (head for head in HEADS if head in heads):  # the contract's order, whatever the model's
+        label_key, confidence_key = HEAD_OUTPUTS[head][:2]
+        if HEAD_KINDS[head] == "token":
+            valid = np.arange(arrays[label_key].shape[1])[None, :] < lengths[:, None]
+            per_token[label_key] = _label_strings(arrays[label_key][valid])
+            per_token[confidence_key] = _rounded(arrays[confidence_key][valid])
+        else:
+            per_sentence[label_key] = _label_strings(arrays[label_key])
+            per_sentence[confidence_key] = _rounded(arrays[confidence_key])
     return [
         {
             **{key: values[begin:end] for key, values in per_token.items()},
             **{key: values[row] for key, values in per_sentence.items()},
         }
         for row, (begin, end) in enumerate(bounds)
+    ]
+
+
+def _rank(probabilities: np.ndarray, labels: list[str], size: int) -> list[list[dict[str, Any]]]:
+    """The `size` most probable intents of each row, most probable first (the first of equals
+    first, as argmax picks it), as `{"name", "confidence"}`."""
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :size]
+    confidences = _rounded(np.take_along_axis(probabilities, top, axis=1))
+    return [
+        [{"name": labels[i], "confidence": c} for i, c in zip(ids, row, strict=True)]
+        for ids, row in zip(top.tolist(), confidences, strict=True)
     ]
 
 
@@ -174,11 +204,11 @@ def _rounded(confidences: np.ndarray) -> list[float]:
     return np.round(confidences.astype(np.float64), 4).tolist()
 
 
-def _shape(tokens: list[Token], text: str, outputs: dict[str, Any]) -> dict:
+def _shape(tokens: list[Token], text: str, outputs: dict[str, Any], synonyms: dict[str, str]) -> dict:
     """The client's answer for one sentence: tokens, each head's outputs, entities."""
     result: dict[str, Any] = {"tokens": [token.text for token in tokens], **outputs}
     if "slots" in outputs:
         result["entities"] = group_entities(
-            tokens, outputs["slots"], outputs["slot_confidence"], text
+            tokens, outputs["slots"], outputs["slot_confidence"], text, synonyms
         )
     return result

@@ -16,6 +16,7 @@ from typing import Any
 from service.errors import InvalidSetting
 
 ENV_PREFIX = "SLOT_TAGGER_"
+INTENT_RANKING = 10  # intents in an answer's intent_ranking unless set: Rasa's own number
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Settings:
     max_tokens: int = 512
     max_batch: int = 64
     max_body_bytes: int = 1024 * 1024
+    intent_ranking: int = INTENT_RANKING  # intents listed in each answer's intent_ranking
     timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
     graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
 

@@ -10,6 +10,8 @@ every ATIS test sentence (`$DATA_DIR/atis/test/seq.in`), then measures:
   (b) 16 keep-alive client threads for `--seconds`: requests/s, p50/p99, errors;
   (c) POST /v1/parse/batch with 64 sentences per request, one client and then two clients
       (one per worker): sentences/s and p50 per request;
+  (d) Rasa's POST /model/parse against POST /v1/parse, one keep-alive client, phases of a
+      quarter of `--seconds` alternated 3 times each: the ratio of the median p50s;
 
 then the RSS of each worker (children of the master, /proc/<pid>/status VmRSS), stops the
 server, and times the in-process `Predictor.tag_texts` on the same sentences (batches of 64
@@ -58,7 +60,9 @@ TARGETS = {
     "concurrent_req_per_s": (">=", 400.0),
     "concurrent_errors": ("<=", 0),
     "max_worker_rss_mib": ("<=", 1024.0),
+    "model_parse_vs_v1_parse_p50": ("<=", 1.10),
 }
+PAIRED_ROUNDS = 3
 
 
 # ----------------------------------------------------------------------------- server
@@ -276,6 +280,24 @@ def run_phase(server: Server, path: str, bodies: list[bytes], clients: int, seco
     }
 
 
+def rasa_against_v1(server: Server, sentences: list[str], seconds: float) -> dict:
+    """p50 of /model/parse (the body Rasa sends) and of /v1/parse, one client, alternated."""
+    bodies = {
+        "/v1/parse": [json.dumps({"text": s}).encode() for s in sentences],
+        "/model/parse": [json.dumps({"text": s, "message_id": None, "token": None}).encode() for s in sentences],
+    }
+    p50: dict[str, list[float]] = {path: [] for path in bodies}
+    errors = 0
+    for _ in range(PAIRED_ROUNDS):
+        for path, path_bodies in bodies.items():
+            phase = run_phase(server, path, path_bodies, 1, seconds)
+            p50[path].append(phase["p50_ms"])
+            errors += phase["errors"]
+    v1, rasa = statistics.median(p50["/v1/parse"]), statistics.median(p50["/model/parse"])
+    return {"v1_parse_p50_ms": p50["/v1/parse"], "model_parse_p50_ms": p50["/model/parse"],
+            "ratio_of_medians": round(rasa / v1, 3), "errors": errors}
+
+
 def warm_up(server: Server, sentences: list[str], seconds: float) -> dict:
     """Every sentence once over 4 connections (so both workers see traffic), checking answers."""
     bodies = [json.dumps({"text": s}).encode() for s in sentences]
@@ -423,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrent = run_phase(server, "/v1/parse", texts, CLIENTS, args.seconds)
             batch1 = run_phase(server, "/v1/parse/batch", batches, 1, args.seconds / 2)
             batch2 = run_phase(server, "/v1/parse/batch", batches, WORKERS, args.seconds / 2)
+            rasa = rasa_against_v1(server, sentences, args.seconds / 4)
             worker_pids = server.workers()
             worker_rss = [round(rss_mib(pid), 1) for pid in worker_pids]
             master_rss = round(rss_mib(server.proc.pid), 1)
@@ -444,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrent_req_per_s": concurrent["req_per_s"],
         "concurrent_errors": concurrent["errors"],
         "max_worker_rss_mib": max(worker_rss) if worker_rss else None,
+        "model_parse_vs_v1_parse_p50": rasa["ratio_of_medians"],
     }
     single_ms_local = local["single_ms_per_sentence"]
     report = {
@@ -459,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrent_16": concurrent,
         "batch64_1_client": batch1,
         "batch64_2_clients": batch2,
+        "model_parse_vs_v1_parse": rasa,
         "worker_rss_mib": worker_rss,
         "master_rss_mib": master_rss,
         "in_process": local,

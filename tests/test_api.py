@@ -39,6 +39,8 @@ def conforms(spec: dict, schema: dict, value: Any, where: str = "$") -> None:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     for part in schema.get("allOf", []):
         conforms(spec, part, value, where)
+    if value is None and schema.get("nullable"):
+        return
     kind = schema.get("type")
     types = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
     if kind:
@@ -49,6 +51,7 @@ def conforms(spec: dict, schema: dict, value: Any, where: str = "$") -> None:
             if key in value:
                 conforms(spec, sub, value[key], f"{where}.{key}")
     if kind == "array":
+        assert len(value) <= schema.get("maxItems", len(value)), f"{where}: too many items"
         for i, item in enumerate(value):
             conforms(spec, schema.get("items", {}), item, f"{where}[{i}]")
     if kind in ("integer", "number"):
@@ -89,6 +92,44 @@ def test_parse_text_has_offsets_into_the_original(client, spec):
     for entity in body["entities"]:
         assert text[entity["start"] : entity["end"]] == entity["text"]
     assert body["intent"]["name"] and body["model"] == {"name": "tiny", "version": 1}
+
+
+def test_parse_ranks_intents_most_likely_first(app, client, spec):
+    body = check_response(spec, "/v1/parse", "post", client.post("/v1/parse", json={"text": SENTENCE}))
+    ranking = body["intent_ranking"]
+    intents = app.extensions["slot_tagger"].model.metadata["labels"]["intent"]
+    assert len(ranking) == min(10, len(intents)) and {r["name"] for r in ranking} <= set(intents)
+    assert ranking[0] == body["intent"]
+    assert [r["confidence"] for r in ranking] == sorted((r["confidence"] for r in ranking), reverse=True)
+    for entity in body["entities"]:
+        assert entity["value"] == entity["text"] and entity["entity"] == entity["slot"]
+
+
+def test_model_parse_answers_what_rasa_sends_in_rasas_format(client, spec):
+    sent = {"text": SENTENCE, "message_id": None, "token": None, "metadata": {"from": "rasa"}}
+    body = check_response(spec, "/model/parse", "post", client.post("/model/parse", json=sent))
+    ours = client.post("/v1/parse", json={"text": SENTENCE}).get_json()
+    assert body["text"] == SENTENCE and body["intent"] == ours["intent"]
+    assert body["intent_ranking"] == ours["intent_ranking"]
+    assert body["text_tokens"] == [[t["start"], t["end"]] for t in ours["tokens"]]
+    assert [(e["entity"], e["start"], e["end"], e["value"], e["confidence_entity"]) for e in body["entities"]] == [
+        (e["entity"], e["start"], e["end"], e["value"], e["confidence"]) for e in ours["entities"]
+    ]
+    assert all(e["extractor"] == "SlotTagger" for e in body["entities"])
+    with_ids = client.post("/model/parse", json={"text": SENTENCE, "message_id": "m1", "token": "t"})
+    assert with_ids.status_code == 200 and with_ids.get_json() == body
+
+
+def test_model_parse_gives_rasas_empty_parse_for_a_message_without_words(client, spec):
+    body = check_response(spec, "/model/parse", "post", client.post("/model/parse", json={"text": "  "}))
+    assert body == {"text": "  ", "intent": {"name": None, "confidence": 0.0}, "entities": [],
+                    "intent_ranking": [], "text_tokens": []}
+
+
+def test_intent_ranking_size_is_a_setting(tiny_model):
+    small = create_app({"TESTING": True, "MODEL": str(tiny_model.parent), "INTENT_RANKING": 2})
+    body = small.test_client().post("/v1/parse", json={"text": SENTENCE}).get_json()
+    assert len(body["intent_ranking"]) == 2
 
 
 def test_parse_tokens_offsets_refer_to_the_joined_tokens(client, spec):
@@ -139,7 +180,7 @@ def test_any_text_is_answered(client, spec, text):
 def test_openapi_document(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert {"/v1/parse", "/v1/parse/batch", "/v1/models", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+    assert {"/v1/parse", "/v1/parse/batch", "/model/parse", "/v1/models", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert spec["components"]["schemas"]["BatchRequest"]["properties"]["texts"]["maxItems"] == LIMITS["MAX_BATCH"]
 
 
@@ -192,6 +233,13 @@ BAD = [
     ("post", "/v1/parse/batch", {"json": {"texts": ["ok", 1]}}, 400, "invalid_request", "texts[1]"),
     ("post", "/v1/parse/batch", {"json": {"texts": ["ok", "a " * 51]}}, 400, "input_too_long", "texts[1]"),
     ("post", "/v1/parse/batch", {"json": {"text": "ok"}}, 400, "invalid_request", "texts"),
+    ("post", "/model/parse", {"json": {"message_id": "m1"}}, 400, "invalid_request", "text"),
+    ("post", "/model/parse", {"json": {"text": 5}}, 400, "invalid_request", "text"),
+    ("post", "/model/parse", {"json": {"text": "hi", "message_id": 7}}, 400, "invalid_request", "message_id"),
+    ("post", "/model/parse", {"json": {"text": "x" * 1001}}, 400, "text_too_long", "text"),
+    ("post", "/model/parse", {"data": '{"text": "a\\ud800b"}', "headers": JSON_HEADERS}, 400, "invalid_utf8", "text"),
+    ("post", "/model/parse", {"data": "{not json", "headers": JSON_HEADERS}, 400, "invalid_request", None),
+    ("get", "/model/parse", {}, 405, "method_not_allowed", None),
     ("post", "/v1/parse", {"json": {"text": "x" * 300_000}}, 413, "request_entity_too_large", None),
     ("get", "/v1/nothing", {}, 404, "not_found", None),
     ("get", "/v1/parse/", {}, 404, "not_found", None),

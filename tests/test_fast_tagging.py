@@ -20,7 +20,7 @@ from service.cli import CHUNK_LINES
 from service.model_store import load_model
 from service.predictor import MAX_BATCH_CELLS, Predictor, _split_rows
 from service.tokenizer import split_pretokenized, tokenize, tokenize_texts
-from tests.cli_identity import BASE_COMMIT, ROOT, compare, export_service
+from tests.cli_identity import BASE_COMMIT, ROOT, _same_without_added, compare, export_service
 from tests.conftest import FIXTURES, tiny_config
 from training.pipeline import run
 
@@ -77,6 +77,18 @@ def test_cli_bytes_match_base_commit(model: str, request: pytest.FixtureRequest,
                           "same_exit_code": True, "exit_code": 1}
 
 
+def test_only_the_added_fields_may_differ_from_the_base(tmp_path: Path) -> None:
+    base, new = tmp_path / "base.out", tmp_path / "new.out"
+    base.write_text('{"intent": "a", "entities": [{"slot": "city", "confidence": 0.5}]}\n', encoding="utf-8")
+    added = '{"intent": "a", "intent_ranking": [], "entities": [{"slot": "city", "confidence": 0.5, "value": "x"}]}\n'
+    new.write_text(added, encoding="utf-8")
+    assert _same_without_added(base, new)
+    new.write_text(added.replace("0.5", "0.6"), encoding="utf-8")
+    assert not _same_without_added(base, new)
+    new.write_text(added + "\n", encoding="utf-8")
+    assert not _same_without_added(base, new)
+
+
 def test_batched_outputs_equal_one_sentence_at_a_time(tiny_model: Path) -> None:
     predictor = Predictor(load_model(tiny_model), batch_size=3)
     sentences = [s.split() for s in SENTENCES] * 3
@@ -84,12 +96,13 @@ def test_batched_outputs_equal_one_sentence_at_a_time(tiny_model: Path) -> None:
     alone = [predictor.predict([sentence])[0] for sentence in sentences]
     assert together == alone
     assert set(together[0]) == {"slots", "slot_confidence", "pos", "pos_confidence", "intent",
-                                "intent_confidence"}
+                                "intent_confidence", "intent_ranking"}
     assert [len(outputs["pos"]) for outputs in together] == [len(s) for s in sentences]
 
 
 def _batches(heads: tuple[str, ...], widths: list[int]) -> list[list[int]]:
-    predictor = Predictor(SimpleNamespace(heads=heads), batch_size=4)  # batching reads only heads
+    model = SimpleNamespace(heads=heads, metadata={"labels": {}})  # batching reads only heads
+    predictor = Predictor(model, batch_size=4)
     return list(predictor._batches(list(range(len(widths))), [["w"] * w for w in widths]))
 
 

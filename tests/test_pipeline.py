@@ -12,7 +12,14 @@ import tensorflow as tf
 from tests.conftest import FIXTURES, REPO, tiny_config
 from training.config import ConfigError, load_config
 from training.evaluate import evaluate_model
-from service.export_contract import COMPILED_MAX_WIDTH, COMPILED_SIGNATURE, COMPILED_WIDTH_STEP, SIGNATURE
+from service.export_contract import (
+    COMPILED_MAX_WIDTH,
+    COMPILED_SIGNATURE,
+    COMPILED_WIDTH_STEP,
+    METADATA_SCHEMA_VERSION,
+    SIGNATURE,
+    metadata_problem,
+)
 from service.model_store import load_model
 from service.predictor import Predictor
 from training.pipeline import main as pipeline_main
@@ -26,6 +33,7 @@ def test_export_has_tensorflow_serving_layout_and_full_metadata(tiny_model):
     for name in ("saved_model.pb", "variables", "metadata.json", "learning_curve.png", "report.md"):
         assert (tiny_model / name).exists(), name
     metadata = json.loads((tiny_model / "metadata.json").read_text())
+    assert metadata_problem(metadata) is None and metadata["schema_version"] == METADATA_SCHEMA_VERSION
     assert metadata["heads"] == ["slots", "intent", "pos"]
     assert metadata["labels"]["slots"][0] == "O" and "NOUN" in metadata["labels"]["pos"]
     for key in ("config", "data", "training_seconds", "packages", "created", "git_commit", "version"):
@@ -44,6 +52,12 @@ def test_serving_signature_takes_padded_token_strings(tiny_model):
     assert outputs["slots"].shape == (2, 3) and outputs["pos"].shape == (2, 3)
     assert outputs["slots"][1, 1].numpy() == b"" and outputs["slot_confidence"][1, 1].numpy() == 0.0
     assert outputs["intent"].shape == (2,) and 0.0 < outputs["intent_confidence"][0].numpy() <= 1.0
+    probabilities = outputs["intent_probabilities"].numpy()
+    intents = json.loads((tiny_model / "metadata.json").read_text())["labels"]["intent"]
+    assert probabilities.shape == (2, len(intents))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert [intents[i] for i in probabilities.argmax(axis=1)] == [n.decode() for n in outputs["intent"].numpy()]
+    np.testing.assert_allclose(probabilities.max(axis=1), outputs["intent_confidence"].numpy())
 
 
 def test_compiled_signature_answers_like_the_plain_one_at_every_width(tiny_model):

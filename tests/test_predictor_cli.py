@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from service.cli import main, tag_file
 from service.errors import ModelCorrupt, ModelNotFound
+from service.export_contract import METADATA_SCHEMA_VERSION
 from service.model_store import load_model, resolve_version_dir
 from service.predictor import Predictor
 
@@ -49,6 +50,8 @@ class _RuleTagger(tf.Module):
             flight = tf.reduce_any(tf.equal(tokens, "flight"), axis=1)
             outputs["intent"] = tf.where(flight, "flight", "other")
             outputs["intent_confidence"] = tf.where(flight, 0.8, 0.6)
+            p_flight = tf.where(flight, 0.8, 0.4)
+            outputs["intent_probabilities"] = tf.stack([p_flight, 1.0 - p_flight], axis=1)
         return outputs
 
 
@@ -62,6 +65,7 @@ def build_contract_model(version_dir: Path, heads: tuple[str, ...] = ALL_HEADS) 
         "intent": ["flight", "other"],
     }
     metadata = {
+        "schema_version": METADATA_SCHEMA_VERSION,
         "name": version_dir.parent.name,
         "version": int(version_dir.name),
         "heads": list(heads),
@@ -69,6 +73,7 @@ def build_contract_model(version_dir: Path, heads: tuple[str, ...] = ALL_HEADS) 
         "config": {},
         "metrics": {},
         "created": "2024-01-01T00:00:00Z",
+        "synonyms": {"nyc": "New York"},
     }
     (version_dir / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
     return version_dir
@@ -120,7 +125,7 @@ def test_corrupt_version_folder(tmp_path: Path) -> None:
     (version / "saved_model.pb").write_bytes(b"not a protobuf")
     with pytest.raises(ModelCorrupt, match="metadata.json is missing"):
         load_model(tmp_path / "m")
-    (version / "metadata.json").write_text('{"heads": ["slots"], "labels": {}}')
+    (version / "metadata.json").write_text('{"schema_version": 2, "heads": ["slots"], "labels": {"slots": ["O"]}}')
     with pytest.raises(ModelCorrupt, match="cannot load SavedModel"):
         load_model(tmp_path / "m")
     (version / "metadata.json").write_text("{not json")
@@ -130,8 +135,20 @@ def test_corrupt_version_folder(tmp_path: Path) -> None:
 
 def test_heads_must_match_signature_outputs(tmp_path: Path) -> None:
     version = build_contract_model(tmp_path / "m" / "1", heads=("intent",))
-    (version / "metadata.json").write_text('{"heads": ["intent", "pos"], "labels": {}}')
+    metadata = json.loads((version / "metadata.json").read_text())
+    metadata["heads"].append("pos")
+    metadata["labels"]["pos"] = ["X"]
+    (version / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelCorrupt, match="lacks outputs"):
+        load_model(version)
+
+
+def test_an_older_metadata_schema_asks_for_a_new_export(tmp_path: Path) -> None:
+    version = build_contract_model(tmp_path / "m" / "1", heads=("intent",))
+    metadata = json.loads((version / "metadata.json").read_text())
+    del metadata["schema_version"]
+    (version / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelCorrupt, match="schema_version 1, but this server reads 2; export the model again"):
         load_model(version)
 
 
@@ -147,12 +164,28 @@ def test_predictor_keeps_order_across_sorted_batches(model_dir: Path) -> None:
     assert results[0]["intent"] == "flight" and results[0]["intent_confidence"] == 0.8
     assert results[0]["slot_confidence"] == [0.9] * 5
     assert results[0]["entities"] == [
-        {"slot": "city", "text": "New  York", "start": 12, "end": 21, "confidence": 0.9}
+        {"slot": "city", "text": "New  York", "start": 12, "end": 21, "confidence": 0.9,
+         "entity": "city", "value": "New  York"}
+    ]
+    assert results[0]["intent_ranking"] == [
+        {"name": "flight", "confidence": 0.8}, {"name": "other", "confidence": 0.2}
     ]
     assert set(results[1]) == {"error"} and results[1]["error"]["code"] == "empty_input"
     assert results[2]["tokens"] == ["x"] and results[2]["intent"] == "other"
+    assert [r["name"] for r in results[2]["intent_ranking"]] == ["other", "flight"]
     assert results[3]["error"]["code"] == "input_too_long"
     assert results[4]["pos"] == ["X", "NUM"]
+
+
+def test_intent_ranking_size_and_synonym_values(model_dir: Path) -> None:
+    model = load_model(model_dir)
+    [short] = Predictor(model, intent_ranking=1).tag_texts(["a flight to NYC"])
+    assert short["intent_ranking"] == [{"name": "flight", "confidence": 0.8}]
+    assert [(e["text"], e["value"]) for e in short["entities"]] == [("NYC", "New York")]
+    [none] = Predictor(model, intent_ranking=0).tag_texts(["a flight"])
+    assert "intent_ranking" not in none and none["intent"] == "flight"
+    with pytest.raises(ValueError, match="intent_ranking >= 0"):
+        Predictor(model, intent_ranking=-1)
 
 
 def test_missing_heads_are_omitted(slots_only_dir: Path) -> None:
@@ -198,6 +231,9 @@ def test_cli_exit_codes(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as usage:
         main(["tag", "--model", str(model_dir), "--batch-size", "0"])
     assert usage.value.code == 2
+    assert main(["tag", "--model", str(model_dir), "--input", str(good), "--output", out,
+                 "--intent-ranking", "0"]) == 0
+    assert "intent_ranking" not in json.loads(Path(out).read_text(encoding="utf-8"))
 
 
 def test_cli_conll_format(model_dir: Path, tmp_path: Path) -> None:
@@ -218,8 +254,10 @@ def test_cli_pretokenized_offsets(model_dir: Path, tmp_path: Path) -> None:
     row = json.loads(target.read_text(encoding="utf-8"))
     assert row["tokens"] == ["fly", "to", "São", "Paulo,", "ok"]
     assert row["entities"] == [
-        {"slot": "city", "text": "São Paulo,", "start": 8, "end": 18, "confidence": 0.9}
+        {"slot": "city", "text": "São Paulo,", "start": 8, "end": 18, "confidence": 0.9,
+         "entity": "city", "value": "São Paulo,"}
     ]
+    assert len(row["intent_ranking"]) == 2
 
 
 def test_cli_stdin_stdout_subprocess(model_dir: Path) -> None:

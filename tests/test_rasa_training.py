@@ -18,6 +18,7 @@ from training.config import ConfigError, load_config
 from training.data import load_datasets
 from training.evaluate import evaluate_model
 from training.holdout import hold_out
+from training.rasa_alignment import align_example
 from training.pipeline import CHATBOT_CONFIG, main as pipeline_main, train_rasa
 from training.readers import DatasetError, Sentence
 
@@ -82,6 +83,15 @@ def test_without_a_test_file_there_are_no_test_metrics_and_the_report_says_why(r
     ):
         assert line in report.splitlines(), line
     assert "| test |" not in report
+
+
+def test_training_writes_the_rasa_style_report_on_the_held_out_dev(rasa_model):
+    """It scores the held-out examples: as many as the dev sentences training stopped on."""
+    assert "Rasa-style report on dev: evaluation/dev/nlu_report.md" in (rasa_model / "report.md").read_text()
+    figures = json.loads((rasa_model / "evaluation" / "dev" / "nlu_report.json").read_text())
+    assert figures["examples"] == _metadata(rasa_model)["data"][str(TINY_BOT / "train")]["dev"] == 3
+    assert 0.0 <= figures["intent"]["accuracy"] <= 1.0 and "strict_span_f1" in figures["entities"]
+    assert not (rasa_model / "evaluation" / "test").exists()
 
 
 def test_evaluate_scores_the_same_held_out_dev_and_refuses_a_missing_test_split(rasa_model):
@@ -162,6 +172,8 @@ def test_loading_holds_out_the_same_dev_every_time_and_logs_unused_features_once
     assert first.splits == second.splits
     assert {s.intent for s in first.splits["train"]} == {"order_pizza", "order_drink", "thanks", "greet", "goodbye",
                                                           "greet+order_pizza"}
+    for split in ("train", "dev"):  # the raw examples kept for the Rasa-style report match the sentences
+        assert [align_example(e)[0] for e in first.rasa.examples[split]] == first.splits[split]
 
 
 def test_a_bad_file_stops_the_command_with_its_file_and_line_and_exit_code_2(tmp_path):

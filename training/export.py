@@ -16,7 +16,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from service.export_contract import COMPILED_SIGNATURE, METADATA_FILE, SIGNATURE
+from service.export_contract import (
+    COMPILED_SIGNATURE,
+    METADATA_FILE,
+    METADATA_SCHEMA_VERSION,
+    SIGNATURE,
+    is_version_folder,
+)
 from training.config import REPO_ROOT
 from training.inference import EndToEndTagger
 
@@ -25,7 +31,7 @@ RECORDED_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "spacy", "seqeval", "ku
 
 def next_version(model_dir: Path) -> int:
     """One more than the newest integer version folder (TensorFlow Serving's convention)."""
-    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and is_version_folder(p.name)]
     return max(versions, default=0) + 1
 
 
@@ -40,7 +46,13 @@ def export_tagger(tagger: EndToEndTagger, model_dir: Path, metadata: dict) -> Pa
             COMPILED_SIGNATURE: tagger.serve_compiled.get_concrete_function(),
         }
         tf.saved_model.save(_servable(tagger), str(staging), signatures=signatures)
-        full_metadata = {**metadata, "name": model_dir.name, "version": version, **provenance()}
+        full_metadata = {
+            "schema_version": METADATA_SCHEMA_VERSION,
+            **metadata,
+            "name": model_dir.name,
+            "version": version,
+            **provenance(),
+        }
         (staging / METADATA_FILE).write_text(json.dumps(full_metadata, indent=2) + "\n", encoding="utf-8")
         target = model_dir / str(version)
         staging.rename(target)

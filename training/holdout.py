@@ -12,24 +12,30 @@ seed always hold out the same examples.
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
-from training.readers import Sentence
+Item = TypeVar("Item")
 
 
-def hold_out(sentences: list[Sentence], share: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
-    """(train, dev): about `share` of `sentences` in dev, stratified by intent, each in input order."""
-    by_intent: dict[str, list[int]] = {}
-    for index, sentence in enumerate(sentences):
-        by_intent.setdefault(sentence.intent, []).append(index)
+def hold_out(
+    items: list[Item], share: float, seed: int, intent_of: Callable[[Item], Any] = operator.attrgetter("intent")
+) -> tuple[list[Item], list[Item]]:
+    """(train, dev): about `share` of `items` (sentences, or anything `intent_of` reads an intent
+    from) in dev, stratified by intent, each in input order."""
+    by_intent: dict[Any, list[int]] = {}
+    for index, item in enumerate(items):
+        by_intent.setdefault(intent_of(item), []).append(index)
     quotas = _quotas({intent: len(indices) for intent, indices in by_intent.items()}, share)
     rng = np.random.default_rng(seed)
     held: set[int] = set()
     for intent in sorted(by_intent):
         held.update(int(i) for i in rng.permutation(by_intent[intent])[: quotas[intent]])
-    train = [s for index, s in enumerate(sentences) if index not in held]
-    dev = [s for index, s in enumerate(sentences) if index in held]
+    train = [item for index, item in enumerate(items) if index not in held]
+    dev = [item for index, item in enumerate(items) if index in held]
     return train, dev
 
 

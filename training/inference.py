@@ -10,12 +10,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from service.export_contract import COMPILED_WIDTH_STEP, HEAD_OUTPUTS, PAD_TOKEN
+from service.export_contract import COMPILED_WIDTH_STEP, HEAD_OUTPUTS, PAD_TOKEN, TOKEN_OUTPUTS
 from training.decoding import bio_constraints, decode_bio
 from training.features import TokenFeaturizer
 
 TOKENS_SPEC = tf.TensorSpec([None, None], tf.string, name="tokens")
-CONFIDENCE_KEYS = {head: confidence for head, (_, confidence) in HEAD_OUTPUTS.items()}
+CONFIDENCE_KEYS = {head: outputs[1] for head, outputs in HEAD_OUTPUTS.items()}
 
 
 class EndToEndTagger:
@@ -51,7 +51,7 @@ class EndToEndTagger:
         padded_width = (width + COMPILED_WIDTH_STEP - 1) // COMPILED_WIDTH_STEP * COMPILED_WIDTH_STEP
         padded = tf.pad(tokens, [[0, 0], [0, padded_width - width]], constant_values=PAD_TOKEN)
         outputs = self._decode(padded, self._compiled_network(self.featurizer(padded)))
-        return {key: value if value.shape.rank < 2 else value[:, :width] for key, value in outputs.items()}
+        return {key: value[:, :width] if key in TOKEN_OUTPUTS else value for key, value in outputs.items()}
 
     def _network_logits(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return self.network([features[name] for name in self.featurizer.feature_names], training=False)
@@ -64,6 +64,7 @@ class EndToEndTagger:
             probabilities = tf.reduce_mean(tf.nn.softmax(head_logits, axis=-1), axis=-2)  # over members
             if head == "intent":
                 ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+                outputs["intent_probabilities"] = probabilities
             else:
                 ids = self._token_ids(head, probabilities, mask)
             confidence = tf.gather(probabilities, ids, batch_dims=ids.shape.rank)

@@ -17,6 +17,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from service.model_store import load_model
+
 from training.config import REPO_ROOT, ConfigError, TrainConfig, default_data_dir, load_config
 from training.data import BatchMaker, Dataset, build_labels, build_vocabulary, load_datasets, lowercased
 from training.evaluation import evaluate
@@ -24,6 +26,8 @@ from training.export import directory_size, export_tagger
 from training.features import TokenFeaturizer
 from training.inference import EndToEndTagger
 from training.network import build_network
+from training.nlu_evaluation import evaluate_examples, write_nlu_report
+from training.rasa_dataset import RasaSource
 from training.readers import DatasetError
 from training.report import plot_learning_curve, write_report
 from training.trainer import train
@@ -117,13 +121,29 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
     }
     version_dir = export_tagger(tagger, models_dir / config.name, metadata)
     plot_learning_curve(history, version_dir / "learning_curve.png")
+    nlu_reports = write_nlu_reports(version_dir, rasa) if rasa else {}
     extra = {
+        **{f"Rasa-style report on {split}": f"{path.relative_to(version_dir)}/nlu_report.md" for split, path in nlu_reports.items()},
         "exported to": str(version_dir),
         "size on disk": f"{directory_size(version_dir) / 1e6:.1f} MB",
         "pipeline time": f"{time.monotonic() - started:.0f} s",
     }
     write_report(version_dir / "report.md", config, history, metrics, extra, datasets)
     return version_dir
+
+
+def write_nlu_reports(version_dir: Path, rasa: RasaSource) -> dict[str, Path]:
+    """`make eval`'s Rasa-style report (training.nlu_evaluation) on dev, and on test when there is
+    one, scored through the export as served, into `<version>/evaluation/<split>/`."""
+    model = load_model(version_dir)
+    folders = {}
+    for split in ("dev", "test"):
+        if rasa.examples[split]:
+            report = evaluate_examples(model, rasa.examples[split])
+            source = rasa.dev_source if split == "dev" else rasa.test_source
+            title = f"{version_dir.parent.name} version {version_dir.name} on {split}: {source}"
+            folders[split] = write_nlu_report(report, version_dir / "evaluation" / split, title)
+    return folders
 
 
 def train_rasa(

@@ -10,7 +10,9 @@ Besides the splits, `RasaSource` keeps what the data's owner needs to check the 
 entities and widened spans per file (training.rasa_alignment), where dev and test came from, the
 training data's synonyms (serving will map extracted text to its `value` with them; synonyms of
 dev and test files are left out, since evaluation data should not change what the model serves),
-and the lookup tables and regexes, which are read but not used as features.
+the lookup tables and regexes, which are read but not used as features, and each split's examples
+as written (text and character spans), for the evaluation that scores what a client receives
+(training.nlu_evaluation).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from training.config import TrainConfig, resolve_data_path
 from training.holdout import hold_out
 from training.rasa_alignment import AlignmentReport, align
-from training.rasa_data import NluData, read_nlu
+from training.rasa_data import Example, NluData, read_nlu
 from training.readers import DatasetError, Sentence
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class RasaSource:
     synonyms: dict[str, str]
     lookup_tables: int
     regexes: int
+    examples: dict[str, list[Example]]  # split -> its examples, in the order of its sentences
 
     @property
     def unused(self) -> str:
@@ -85,11 +88,15 @@ def load_rasa_splits(config: TrainConfig, data_dir: Path) -> tuple[Path, dict[st
     """The path of `config.rasa_data`, its train/dev/test sentences, and where each came from."""
     path, data, train, train_report = _read(config.rasa_data, data_dir)
     files = {"train": train_report}
+    examples = {"train": list(data.examples), "test": []}
     if config.rasa_dev:
-        dev_path, _, dev, files["dev"] = _read(config.rasa_dev, data_dir)
+        dev_path, dev_data, dev, files["dev"] = _read(config.rasa_dev, data_dir)
+        examples["dev"] = list(dev_data.examples)
         dev_source = f"read from {dev_path}"
     else:
-        train, dev = hold_out(train, DEV_SHARE, config.seed)
+        pairs = list(zip(data.examples, train, strict=True))  # align gives one sentence per example
+        kept, held = hold_out(pairs, DEV_SHARE, config.seed, intent_of=lambda pair: pair[0].intent)
+        (examples["train"], train), (examples["dev"], dev) = _unzip(kept), _unzip(held)
         if not dev:
             raise DatasetError(
                 f"{path}: too few examples to hold out {DEV_SHARE:.0%} as dev ({len(train)} examples, and an "
@@ -99,12 +106,19 @@ def load_rasa_splits(config: TrainConfig, data_dir: Path) -> tuple[Path, dict[st
     test: list[Sentence] = []
     test_source = "none given, so there are no test metrics"
     if config.rasa_test:
-        test_path, _, test, files["test"] = _read(config.rasa_test, data_dir)
+        test_path, test_data, test, files["test"] = _read(config.rasa_test, data_dir)
+        examples["test"] = list(test_data.examples)
         test_source = f"read from {test_path}"
-    source = RasaSource(files, dev_source, test_source, data.synonyms, len(data.lookups), len(data.regexes))
+    source = RasaSource(
+        files, dev_source, test_source, data.synonyms, len(data.lookups), len(data.regexes), examples
+    )
     if source.unused:
         log.info("%s", source.unused)
     return path, {"train": train, "dev": dev, "test": test}, source
+
+
+def _unzip(pairs: list[tuple[Example, Sentence]]) -> tuple[list[Example], list[Sentence]]:
+    return [example for example, _ in pairs], [sentence for _, sentence in pairs]
 
 
 def _read(name: str, data_dir: Path) -> tuple[Path, NluData, list[Sentence], AlignmentReport]:

@@ -59,7 +59,9 @@ class Tagger:
 def init_app(app: Flask, settings: Settings) -> None:
     """Load the model named by `settings.model`, warm it up, and attach it to `app`."""
     model = load_model(settings.model)
-    predictor = Predictor(model, max_tokens=settings.max_tokens, compiled_single=True)
+    predictor = Predictor(
+        model, max_tokens=settings.max_tokens, compiled_single=True, intent_ranking=settings.intent_ranking
+    )
     tagger = Tagger(model=model, predictor=predictor)
     app.extensions[EXTENSION] = tagger
     predictor.warm_up()
@@ -85,6 +87,7 @@ def _with_offsets(result: dict, tokens: list[Token], heads: tuple[str, ...]) -> 
     shaped: dict[str, Any] = {"tokens": rows}
     if "intent" in heads:
         shaped["intent"] = {"name": result["intent"], "confidence": result["intent_confidence"]}
+        shaped["intent_ranking"] = result["intent_ranking"]
     if "slots" in heads:
         shaped["entities"] = result["entities"]
     return shaped
