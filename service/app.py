@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from service import openapi
-from service.api import errors, health, metrics, models, parse, rasa, tagger
+from service.api import auth, errors, health, metrics, models, parse, rasa, tagger
 from service.settings import load_settings
 
 
@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the documented field order: tokens, intent, entities, model
     errors.init_app(app)
     metrics.init_app(app)
+    auth.init_app(app, settings)
     for blueprint in (parse.bp, rasa.bp, models.bp, health.bp, metrics.bp, openapi.bp):
         app.register_blueprint(blueprint)
     tagger.init_app(app, settings)

@@ -79,6 +79,14 @@ class UndecodableInput(InputError):
 # --- the REST edge: a request the API cannot accept (one handler renders them all) -------
 
 
+class Unauthorized(SlotTaggerError):
+    """A request without the API token the server was started with (SLOT_TAGGER_API_TOKEN)."""
+
+    code = "unauthorized"
+    http_status = 401
+    exit_code = 1
+
+
 class InvalidSetting(SlotTaggerError):
     """A SLOT_TAGGER_* environment variable or create_app option that cannot be used."""
 

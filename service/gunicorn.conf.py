@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` wit
 
 from service.errors import SlotTaggerError  # noqa: E402
 from service.model_store import check_model_folder  # noqa: E402
-from service.settings import load_settings  # noqa: E402
+from service.settings import load_settings, open_bind_warning  # noqa: E402
 from service.tensorflow_env import apply_serving_defaults  # noqa: E402
 
 # Fail here, in the master, with one line and exit status 1, before any worker is forked.
@@ -39,6 +39,8 @@ _OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="slot-tagger-metrics-")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+if _warning := open_bind_warning(_settings):
+    logging.getLogger("slot_tagger").warning("%s", _warning)
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers

@@ -34,6 +34,7 @@ INT = {"type": "integer", "minimum": 0}
 STR = {"type": "string"}
 ERRORS = {
     "400": _json(_ref("Error"), "invalid JSON, schema or limits; `field` names the value"),
+    "401": _json(_ref("Error"), "SLOT_TAGGER_API_TOKEN is set and the request lacks it"),
     "413": _json(_ref("Error"), "body larger than SLOT_TAGGER_MAX_BODY_BYTES"),
     "415": _json(_ref("Error"), "Content-Type is not application/json"),
 }

@@ -8,6 +8,7 @@ fails at start-up with the variable's name, not on the first request.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +34,29 @@ class Settings:
     max_batch: int = 64
     max_body_bytes: int = 1024 * 1024
     intent_ranking: int = INTENT_RANKING  # intents listed in each answer's intent_ranking
+    # when set, every route but /healthz and /readyz requires it (service/api/auth.py); never printed
+    api_token: str = dataclasses.field(default="", repr=False)
     timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
     graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
+
+
+def open_bind_warning(settings: Settings) -> str | None:
+    """The warning for a server anyone on the network can use: bound beyond loopback, no token."""
+    if settings.api_token or _is_loopback(settings.host):
+        return None
+    return (
+        f"serving on {settings.host}:{settings.port} without SLOT_TAGGER_API_TOKEN: "
+        "anyone who can reach this address can use the API"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only its resolver knows where it points
+        return False
 
 
 def load_settings(

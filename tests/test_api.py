@@ -300,3 +300,62 @@ def test_folder_check_before_fork_agrees_with_the_loader(tmp_path, tiny_model: P
     with pytest.raises(ModelCorrupt, match="metadata.json"):
         check_model_folder(tmp_path)
     assert json.loads((tiny_model / "metadata.json").read_text())["name"] == "tiny"
+
+
+# --- token auth and what a server fault tells a client ------------------------------------
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def guarded(tiny_model: Path):
+    return create_app({"TESTING": True, "MODEL": str(tiny_model.parent), "API_TOKEN": TOKEN}).test_client()
+
+
+def test_with_a_token_every_route_but_the_health_checks_needs_it(guarded):
+    for path in ("/healthz", "/readyz"):
+        assert guarded.get(path).status_code == 200
+    for method, path in (("get", "/v1/models"), ("get", "/metrics"), ("get", "/openapi.json")):
+        assert getattr(guarded, method)(path).status_code == 401, path
+    refused = guarded.post("/v1/parse", json={"text": SENTENCE})
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert refused.get_json()["error"]["code"] == "unauthorized" and TOKEN not in refused.get_data(as_text=True)
+    wrong = guarded.post("/v1/parse", json={"text": SENTENCE}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = guarded.post("/v1/parse", json={"text": SENTENCE}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 200 and right.get_json()["tokens"]
+
+
+def test_model_parse_also_takes_rasas_body_token_and_query_token(guarded):
+    assert guarded.post("/model/parse", json={"text": SENTENCE, "token": TOKEN}).status_code == 200
+    assert guarded.post(f"/model/parse?token={TOKEN}", json={"text": SENTENCE, "token": None}).status_code == 200
+    assert guarded.post("/model/parse", json={"text": SENTENCE, "token": None}).status_code == 401
+    lone = guarded.post("/model/parse", data='{"text": "hi", "token": "\\ud800"}', headers=JSON_HEADERS)
+    assert lone.status_code == 401
+    # the body token counts on /model/parse only
+    assert guarded.post("/v1/parse", json={"text": SENTENCE, "token": TOKEN}).status_code == 401
+
+
+def test_a_server_fault_keeps_its_code_but_not_its_paths(app, client, monkeypatch, caplog):
+    from service.api.tagger import EXTENSION
+    from service.errors import ModelCorrupt
+
+    def broken(*_):
+        raise ModelCorrupt("model at /srv/secret/models/tiny/1 returned lengths [2] for sentences of [3] tokens")
+
+    monkeypatch.setattr(app.extensions[EXTENSION].predictor, "tag", broken)
+    with caplog.at_level("ERROR", logger="service.api.errors"):
+        response = client.post("/v1/parse", json={"text": SENTENCE})
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_corrupt"
+    assert "/srv/secret" not in response.get_data(as_text=True)
+    assert "/srv/secret" in caplog.text
+
+
+def test_the_open_bind_warning():
+    from service.settings import open_bind_warning
+
+    assert open_bind_warning(Settings(host="127.0.0.1")) is None and open_bind_warning(Settings(host="::1")) is None
+    assert open_bind_warning(Settings(host="localhost")) is None
+    assert "without SLOT_TAGGER_API_TOKEN" in open_bind_warning(Settings(host="0.0.0.0"))
+    assert open_bind_warning(Settings(host="0.0.0.0", api_token="x")) is None
+    assert "api_token" not in repr(Settings(api_token="x"))  # a logged Settings never shows it

@@ -1,5 +1,6 @@
 """A Rasa assistant's NLU server: a model trained on Rasa files, served by real gunicorn on
-loopback, asked `/model/parse` exactly as Rasa's RasaNLUHttpInterpreter asks it.
+loopback with an API token, asked `/model/parse` exactly as Rasa's RasaNLUHttpInterpreter asks it
+(the token from endpoints.yml in the JSON body).
 
 The model is trained on tiny_bot's train folder with that folder as its dev set too, for enough
 epochs to learn its own sentences, roles and synonyms included (about 20 s).
@@ -22,6 +23,7 @@ TRAIN = FIXTURES / "rasa" / "tiny_bot" / "train"
 # From orders.yml: `one [big](size) [hawaiian](dish) with [olives]{"entity": "topping", "role": "add"}`
 # and the synonym `big` -> `large`.
 SENTENCE = "one big hawaiian with olives"
+TOKEN = "rasa-endpoints-token"
 NETWORK = {key: value for key, value in TINY.items() if key not in ("seq_data", "conllu_data")}
 
 
@@ -35,7 +37,8 @@ def bot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(bot_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start(bot_model.parent, tmp_path_factory.mktemp("log") / "gunicorn.log", SLOT_TAGGER_WORKERS="1")
+    server = start(bot_model.parent, tmp_path_factory.mktemp("log") / "gunicorn.log", SLOT_TAGGER_WORKERS="1",
+                   SLOT_TAGGER_API_TOKEN=TOKEN)
     try:
         wait_ready(server)
         yield server
@@ -48,7 +51,7 @@ def rasa_parse(server: Server, body: dict) -> requests.Response:
 
 
 def test_model_parse_answers_in_rasas_format_with_role_and_synonym_value(server, bot_model):
-    response = rasa_parse(server, {"text": SENTENCE, "message_id": None, "token": None})
+    response = rasa_parse(server, {"text": SENTENCE, "message_id": None, "token": TOKEN})
     assert response.status_code == 200, response.text
     body = response.json()
     assert list(body) == ["text", "intent", "entities", "intent_ranking", "text_tokens"]
@@ -69,8 +72,9 @@ def test_model_parse_answers_in_rasas_format_with_role_and_synonym_value(server,
 
 
 def test_v1_parse_carries_the_same_ranking_role_and_value(server):
-    rasa = rasa_parse(server, {"text": SENTENCE, "message_id": "b2831e73", "token": "secret"}).json()
-    ours = requests.post(server.url + "/v1/parse", json={"text": SENTENCE}, timeout=30).json()
+    rasa = rasa_parse(server, {"text": SENTENCE, "message_id": "b2831e73", "token": TOKEN}).json()
+    ours = requests.post(server.url + "/v1/parse", json={"text": SENTENCE}, timeout=30,
+                         headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert ours["intent"] == rasa["intent"] and ours["intent_ranking"] == rasa["intent_ranking"]
     assert [(e["entity"], e.get("role"), e["value"], e["slot"]) for e in ours["entities"]] == [
         (e["entity"], e.get("role"), e["value"], f"{e['entity']}:{e['role']}" if "role" in e else e["entity"])
@@ -79,7 +83,16 @@ def test_v1_parse_carries_the_same_ranking_role_and_value(server):
 
 
 def test_a_message_without_words_and_a_bad_body(server):
-    empty = rasa_parse(server, {"text": " ", "message_id": None, "token": None})
+    empty = rasa_parse(server, {"text": " ", "message_id": None, "token": TOKEN})
     assert empty.status_code == 200 and empty.json()["intent"] == {"name": None, "confidence": 0.0}
-    bad = rasa_parse(server, {"message_id": "m1"})
+    bad = rasa_parse(server, {"message_id": "m1", "token": TOKEN})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "text"
+
+
+def test_the_token_is_required_where_it_should_be(server):
+    assert rasa_parse(server, {"text": SENTENCE, "token": None}).status_code == 401
+    assert requests.post(f"{server.url}/model/parse?token={TOKEN}", json={"text": SENTENCE}, timeout=30).status_code == 200
+    refused = requests.post(server.url + "/v1/parse", json={"text": SENTENCE}, timeout=30)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    assert requests.get(server.url + "/metrics", timeout=30).status_code == 401
+    assert requests.get(server.url + "/healthz", timeout=30).status_code == 200

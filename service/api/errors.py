@@ -2,7 +2,9 @@
 
 `SlotTaggerError`s carry their own code and status; werkzeug's HTTP errors (404, 405, 413)
 get a code from their name; anything else is a bug, logged with its traceback on the server
-and answered as a bare 500, never with the traceback.
+and answered as a bare 500, never with the traceback. A server-side `SlotTaggerError` (a 5xx,
+such as a model that breaks its contract mid-request) keeps its code, but its message, which
+names server paths, goes to the log only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from service.api.metrics import ERRORS
 from service.errors import SlotTaggerError
 
 logger = logging.getLogger(__name__)
+SERVER_FAULT = "the server cannot answer this request; its log says why"
 
 
 def init_app(app: Flask) -> None:
@@ -24,7 +27,10 @@ def init_app(app: Flask) -> None:
 
 
 def handle_error(exc: Exception) -> tuple[Response, int]:
-    if isinstance(exc, SlotTaggerError):
+    if isinstance(exc, SlotTaggerError) and exc.http_status >= 500:
+        logger.error("%s: %s", exc.code, exc.message)
+        body, status = {"code": exc.code, "message": SERVER_FAULT}, exc.http_status
+    elif isinstance(exc, SlotTaggerError):
         body, status = exc.to_dict(), exc.http_status
     elif isinstance(exc, HTTPException):
         status = exc.code or 500
@@ -36,6 +42,8 @@ def handle_error(exc: Exception) -> tuple[Response, int]:
     response = jsonify(error=body)
     if isinstance(exc, HTTPException) and exc.code == 405:
         response.headers["Allow"] = exc.get_response().headers.get("Allow", "")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
     return response, status
 
 
