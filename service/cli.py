@@ -6,6 +6,12 @@
 returns a `TagSummary`, so tests and the benchmark call it directly. Input is read in chunks
 of `CHUNK_LINES` lines, so memory stays flat however large the file is; a worker thread runs
 the model on one chunk while the main thread tokenizes the next and renders the one before.
+A chunk also ends when input has been slow for `FLUSH_SECONDS`, so a pipe sees its lines
+promptly. An output file is written under a temporary name beside it and renamed when the run
+ends, so a crash never leaves half a file.
+
+Exit codes: 0 every line tagged, 1 some lines got an error line, 2 a usage, model or file
+problem, 3 a crash (a bug: one line on stderr, no traceback), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import itertools
 import json
 import os
+import queue
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,18 +37,25 @@ apply_serving_defaults()  # before anything imports TensorFlow
 
 from tqdm import tqdm  # noqa: E402
 
-from service.errors import SlotTaggerError, UndecodableInput  # noqa: E402
+from service.errors import InvalidUsage, SlotTaggerError, TextTooLong, UndecodableInput  # noqa: E402
 from service.model_store import LoadedModel, load_model  # noqa: E402
 from service.predictor import Predictor  # noqa: E402
 from service.settings import INTENT_RANKING  # noqa: E402
 from service.tokenizer import Token, tokenize_texts  # noqa: E402
 
 CHUNK_LINES = 4096  # lines read, tagged and written at a time: bounds memory, feeds batches
+FLUSH_SECONDS = 0.5  # a chunk ends after this long without reaching CHUNK_LINES
+READ_BYTES = 1 << 16
+MAX_CHARS = 10_000  # characters per line, as the server's SLOT_TAGGER_MAX_TEXT_CHARS
+EXIT_CRASH, EXIT_INTERRUPTED = 3, 130
 FORMATS = ("json", "conll")
 STDIO = "-"
 BOM = b"\xef\xbb\xbf"
 # One encoder for every line: `json.dumps` with an option builds a new one per call.
 _JSON = json.JSONEncoder(ensure_ascii=False)
+# Line breaks JSON leaves raw outside ASCII, escaped, so a reader splitting on Unicode line
+# breaks (Python's str.splitlines) still sees one line per result.
+_LINE_BREAK_ESCAPES = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 @dataclass(frozen=True)
@@ -60,14 +75,17 @@ def tag_file(
     batch_size: int = 256,
     progress: bool | None = None,
     intent_ranking: int = INTENT_RANKING,
+    max_chars: int = MAX_CHARS,
 ) -> TagSummary:
     """Tag every line of `input` into `output` ("-" means stdin / stdout), in order.
 
     `model_path` may also be a `LoadedModel` already in memory, so a caller tagging several
     files (the benchmark) loads once. `progress=None` shows a bar only when stderr is a TTY.
+    A line longer than `max_chars` characters gets an error line without being tokenized.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _refuse_same_file(input, output)
     model = model_path if isinstance(model_path, LoadedModel) else load_model(Path(model_path))
     predictor = Predictor(model, batch_size=batch_size, intent_ranking=intent_ranking)
     show = sys.stderr.isatty() if progress is None else progress
@@ -86,10 +104,16 @@ def tag_file(
             return sum("error" in result for result in results)
 
         # Three chunks in flight: while the worker thread runs the model on one (TensorFlow
-        # releases the GIL), this thread tokenizes the next and renders the one before.
+        # releases the GIL), this thread tokenizes the next and renders the one before. An empty
+        # chunk (input is slow) writes out the one in flight.
         pending: tuple[_Chunk, Future[list[dict]]] | None = None
         for lines_read in _chunks(source):
-            chunk = _read_chunk(lines_read, lines + 1, pretokenized)
+            if not lines_read:
+                if pending is not None:
+                    failed += write(_finish(*pending))
+                    pending = None
+                continue
+            chunk = _read_chunk(lines_read, lines + 1, pretokenized, max_chars)
             tagging = tagger.submit(predictor.tag, chunk.tokens, chunk.texts)
             lines += len(lines_read)
             if pending is not None:
@@ -111,8 +135,9 @@ class _Chunk:
     tokens: list[list[Token]]
 
 
-def _read_chunk(chunk: list[bytes], first_line: int, pretokenized: bool) -> _Chunk:
-    """Decode and tokenize one chunk's lines; a line that is not UTF-8 gets its error now."""
+def _read_chunk(chunk: list[bytes], first_line: int, pretokenized: bool, max_chars: int) -> _Chunk:
+    """Decode and tokenize one chunk's lines; a line that is not UTF-8, or too long, gets its
+    error now."""
     results: list[dict] = [{} for _ in chunk]
     positions: list[int] = []
     texts: list[str] = []
@@ -120,12 +145,16 @@ def _read_chunk(chunk: list[bytes], first_line: int, pretokenized: bool) -> _Chu
         if first_line + i == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         try:
-            texts.append(raw.rstrip(b"\r\n").decode("utf-8"))
+            text = raw.rstrip(b"\r\n").decode("utf-8")
         except UnicodeDecodeError as exc:
-            error = UndecodableInput(f"invalid UTF-8 at byte {exc.start}")
+            results[i] = {"error": UndecodableInput(f"invalid UTF-8 at byte {exc.start}").to_dict()}
+            continue
+        if len(text) > max_chars:
+            error = TextTooLong(f"{len(text)} characters, more than the limit of {max_chars} (--max-chars)")
             results[i] = {"error": error.to_dict()}
-        else:
-            positions.append(i)
+            continue
+        texts.append(text)
+        positions.append(i)
     return _Chunk(first_line, results, positions, texts, tokenize_texts(texts, pretokenized))
 
 
@@ -146,7 +175,7 @@ def _finish(chunk: _Chunk, tagging: Future[list[dict]]) -> list[dict]:
 def _render(result: dict, fmt: str) -> str:
     """One JSON line, or one CoNLL block (comment lines, token rows, a blank line)."""
     if fmt == "json":
-        return _JSON.encode(result) + "\n"
+        return _JSON.encode(result).translate(_LINE_BREAK_ESCAPES) + "\n"
     if "error" in result:
         return f"# error = {result['error']['message']}\n\n"
     head = f"# intent = {result['intent']}\n" if "intent" in result else ""
@@ -156,20 +185,82 @@ def _render(result: dict, fmt: str) -> str:
 
 
 def _chunks(source: BinaryIO) -> Iterator[list[bytes]]:
-    """Lines in lists of at most CHUNK_LINES, read lazily."""
-    lines = iter(source)
-    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+    """Lines in lists of at most CHUNK_LINES, each list closed after FLUSH_SECONDS at most; an
+    empty list when no line came in that time. A thread reads, so a stalled pipe never holds
+    back the lines already read."""
+    lines: queue.Queue = queue.Queue(maxsize=2 * CHUNK_LINES)
+    threading.Thread(target=_read_lines, args=(source.fileno(), lines), daemon=True).start()
+    while True:
+        chunk: list[bytes] = []
+        deadline = time.monotonic() + FLUSH_SECONDS
+        while len(chunk) < CHUNK_LINES:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if isinstance(line, OSError):  # the reader's error, raised here in order
+                raise line
+            if line is None:
+                if chunk:
+                    yield chunk
+                return
+            chunk.append(line)
         yield chunk
+
+
+def _read_lines(descriptor: int, lines: queue.Queue) -> None:
+    """Every line of the file `descriptor` (with its b"\\n") into `lines`, then None, or the
+    error that stopped the reading. It reads the descriptor itself, not a buffered file, so a
+    read still blocked when the CLI exits (Ctrl-C, `| head`) holds no lock that Python's
+    shutdown would wait for."""
+    pending: list[bytes] = []
+    try:
+        while block := os.read(descriptor, READ_BYTES):
+            start = 0
+            while (end := block.find(b"\n", start)) != -1:
+                pending.append(block[start : end + 1])
+                lines.put(b"".join(pending))
+                pending, start = [], end + 1
+            if start < len(block):
+                pending.append(block[start:])
+    except OSError as error:
+        lines.put(error)
+        return
+    if pending:
+        lines.put(b"".join(pending))
+    lines.put(None)
 
 
 @contextlib.contextmanager
 def _open_binary(path: str | Path, mode: str) -> Iterator[BinaryIO]:
-    """Open a file, or the process's stdin / stdout for "-" (left open for the caller)."""
+    """Open a file, or the process's stdin / stdout for "-" (left open for the caller). A file
+    opened for writing is a temporary one beside it, renamed over it only if the block ends
+    without an exception, and removed if it does not."""
     if str(path) == STDIO:
         yield sys.stdin.buffer if "r" in mode else sys.stdout.buffer
         return
-    with open(path, mode) as handle:
-        yield handle
+    if "r" in mode:
+        with open(path, mode) as handle:
+            yield handle
+        return
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, mode) as handle:
+            yield handle
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _refuse_same_file(input: str | Path, output: str | Path) -> None:  # noqa: A002
+    """Reading and writing one file would overwrite lines before they are read."""
+    if STDIO in (str(input), str(output)):
+        return
+    source, target = Path(input), Path(output)
+    same = source.resolve() == target.resolve() or (target.exists() and source.exists() and source.samefile(target))
+    if same:
+        raise InvalidUsage(f"--input and --output are the same file ({source}); write to another file")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -189,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="json: one JSON object per line; conll: token<TAB>slot<TAB>pos rows")
     tag.add_argument("--batch-size", type=_positive_int, default=256,
                      help="sentences per model call (default 256)")
+    tag.add_argument("--max-chars", type=_positive_int, default=MAX_CHARS, metavar="N",
+                     help=f"a longer line gets an error line instead of being tagged (default {MAX_CHARS})")
     tag.add_argument("--intent-ranking", type=_non_negative_int, default=INTENT_RANKING, metavar="K",
                      help=f"list the K most likely intents per line (default {INTENT_RANKING}; 0: none)")
     tag.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -212,7 +305,7 @@ def _int_at_least(text: str, least: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return 0 when every line was tagged, 1 if some failed, 2 on model errors."""
+    """Run the CLI; the exit codes are in the module's docstring."""
     args = _parser().parse_args(argv)
     try:
         model = load_model(args.model)
@@ -221,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         summary = tag_file(
             model, args.input, args.output, args.pretokenized, args.fmt,
-            args.batch_size, args.progress, args.intent_ranking,
+            args.batch_size, args.progress, args.intent_ranking, args.max_chars,
         )
     except SlotTaggerError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -234,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (an --output file is only written by a run that ends)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, not a traceback, and a code of its own
+        print(f"error: slot-tagger crashed ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return EXIT_CRASH
     print(f"tagged {summary.lines} lines, {summary.failed} failed", file=sys.stderr)
     return 1 if summary.failed else 0
 

@@ -87,6 +87,12 @@ class Unauthorized(SlotTaggerError):
     exit_code = 1
 
 
+class InvalidUsage(SlotTaggerError):
+    """Command-line options that cannot work together, such as one file as input and output."""
+
+    code = "invalid_usage"
+
+
 class InvalidSetting(SlotTaggerError):
     """A SLOT_TAGGER_* environment variable or create_app option that cannot be used."""
 
