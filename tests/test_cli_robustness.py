@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service.cli import CHUNK_LINES, tag_file
 from service.predictor import Predictor
@@ -156,3 +158,17 @@ def test_unicode_line_breaks_in_a_line_never_split_the_output(model_dir):
     assert code == 0 and len(text.splitlines()) == 3  # str.splitlines breaks at U+2028, U+2029, U+0085
     assert [" ".join(json.loads(row)["tokens"]) for row in text.splitlines()][2] == "plain"
     assert "Oslo" in json.loads(text.splitlines()[0])["tokens"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=30))
+def test_whatever_the_bytes_one_output_line_per_input_line_in_order(model_dir, tmp_path, lines):
+    source, target = tmp_path / "in.bin", tmp_path / "out.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    summary = tag_file(model_dir, source, target, progress=False, max_chars=40)
+    rows = target.read_text(encoding="utf-8").splitlines()  # Unicode line breaks included
+    assert summary.lines == len(lines) == len(rows)
+    for number, row in enumerate(rows, start=1):
+        result = json.loads(row)
+        assert result.get("line", number) == number and ("tokens" in result) != ("error" in result)

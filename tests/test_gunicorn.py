@@ -7,6 +7,7 @@ Every server is killed in its fixture's teardown; every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, REPO, tiny_config
 from training.pipeline import run
@@ -29,6 +32,7 @@ GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py", 
 # Both sentences are in data/fixtures/tiny_atis/train/seq.in: the same city word, two roles.
 ARRIVE = "which flights arrive in taipei"
 LEAVE = "which flights leave taipei on friday"
+FUZZ_MAX_CHARS = 2000  # the fuzzing server's SLOT_TAGGER_MAX_TEXT_CHARS: punctuation runs reach it
 
 
 @dataclass
@@ -93,7 +97,8 @@ def stop(server: Server) -> None:
 @pytest.fixture(scope="module")
 def server(taipei_model, tmp_path_factory) -> Iterator[Server]:
     server = start(taipei_model.parent, tmp_path_factory.mktemp("log") / "gunicorn.log",
-                   SLOT_TAGGER_WORKERS="2", SLOT_TAGGER_MAX_BODY_BYTES="65536")
+                   SLOT_TAGGER_WORKERS="2", SLOT_TAGGER_MAX_BODY_BYTES="65536",
+                   SLOT_TAGGER_MAX_TEXT_CHARS=str(FUZZ_MAX_CHARS))
     try:
         wait_ready(server)
         yield server
@@ -197,3 +202,62 @@ def test_bad_model_fails_fast_with_one_line(tmp_path, layout):
     assert code != 0
     assert str(model) in output and "Traceback" not in output
     assert output.strip().splitlines()[-1].startswith("slot-tagger: cannot start:")
+
+
+# --- fuzzing over HTTP: whatever a client sends, a 2xx or a JSON 4xx, and offsets that slice ---
+
+# Every code point, lone surrogates included (JSON can carry them as "\ud800" escapes).
+ANY_CHAR = st.characters(codec=None, categories=None)
+HOSTILE_TEXT = st.one_of(
+    st.text(ANY_CHAR, max_size=120),
+    st.text(st.sampled_from("\x00\u2028\u2029\x85\u0301\u0308\u200b\u200f\ufeff \t\n.,!?-…"), max_size=80),
+    st.builds(lambda mark, n: mark * n, st.sampled_from(".!?-,…*#"), st.integers(1, FUZZ_MAX_CHARS)),
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(ANY_CHAR, max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(ANY_CHAR, max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+BODIES = st.one_of(
+    JSON_VALUES,
+    st.fixed_dictionaries({"text": HOSTILE_TEXT}),
+    st.fixed_dictionaries({"tokens": st.lists(HOSTILE_TEXT, max_size=6)}),
+    st.fixed_dictionaries({"texts": st.lists(HOSTILE_TEXT, max_size=4)}),
+    st.fixed_dictionaries({"text": HOSTILE_TEXT, "message_id": st.none() | st.text(max_size=8),
+                           "token": st.none() | st.text(max_size=8)}),
+    st.dictionaries(st.sampled_from(["text", "tokens", "texts", "message_id", "token"]), JSON_VALUES, max_size=3),
+)
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def _sliced(text: str, items: list[dict]) -> bool:
+    return all(text[item["start"] : item["end"]] == item["text"] for item in items)
+
+
+@pytest.mark.parametrize("path", ["/v1/parse", "/v1/parse/batch", "/model/parse"])
+@FUZZ
+@given(body=BODIES)
+def test_any_body_gets_a_2xx_or_a_json_4xx_with_offsets_that_slice(fuzz_session, server, path, body):
+    raw = json.dumps(body)  # ASCII, lone surrogates as \ud800 escapes, as a client may send them
+    response = fuzz_session.post(server.url + path, data=raw, headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    answer = response.json()
+    if response.status_code >= 400:
+        assert set(answer["error"]) >= {"code", "message"}
+        return
+    if path == "/v1/parse/batch":
+        for text, result in zip(body["texts"], answer["results"], strict=True):
+            assert _sliced(text, result["tokens"]) and _sliced(text, result["entities"])
+    elif path == "/model/parse":
+        spans = [(e["start"], e["end"]) for e in answer["entities"]] + [tuple(t) for t in answer["text_tokens"]]
+        assert all(0 <= start < end <= len(body["text"]) for start, end in spans)
+    else:
+        text = body["text"] if "text" in body else " ".join(body["tokens"])
+        assert _sliced(text, answer["tokens"]) and _sliced(text, answer["entities"])
+
+
+@pytest.fixture(scope="module")
+def fuzz_session() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
