@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from service import openapi
-from service.api import auth, errors, health, metrics, models, parse, rasa, tagger
+from service.api import auth, errors, health, metrics, models, parse, rasa, rollout
 from service.settings import load_settings
 
 
@@ -28,5 +28,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app, settings)
     for blueprint in (parse.bp, rasa.bp, models.bp, health.bp, metrics.bp, openapi.bp):
         app.register_blueprint(blueprint)
-    tagger.init_app(app, settings)
+    rollout.init_app(app, settings)
     return app

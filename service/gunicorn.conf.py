@@ -23,7 +23,7 @@ from service.tensorflow_env import apply_serving_defaults  # noqa: E402
 # Fail here, in the master, with one line and exit status 1, before any worker is forked.
 try:
     _settings = load_settings()
-    check_model_folder(_settings.model)
+    check_model_folder(_settings.model, _settings.model_version)
 except SlotTaggerError as exc:
     sys.exit(f"slot-tagger: cannot start: {exc.message}")
 

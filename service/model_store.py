@@ -46,42 +46,68 @@ class LoadedModel:
     path: Path
 
 
-def resolve_version_dir(path: Path) -> Path:
-    """Return the version folder to serve: `path` itself if it is one, else its newest.
-
-    Only integer-named subfolders count, as in TensorFlow Serving, so a half-written export
-    in a temporary folder beside them is never picked.
-    """
+def version_dirs(path: Path | str, pinned: int = 0) -> list[Path]:
+    """The version folders `path` offers, newest first: `path` itself if it is a version folder,
+    else its integer-named subfolders (TensorFlow Serving's rule, so a half-written export in a
+    hidden temporary folder beside them is never picked); with `pinned`, only that version."""
     path = Path(path)
     if not path.is_dir():
         raise ModelNotFound(f"model path {path} does not exist or is not a folder")
     if (path / "saved_model.pb").is_file():
-        return path
-    versions = [p for p in path.iterdir() if p.is_dir() and is_version_folder(p.name)]
+        return [path]
+    versions = sorted(
+        (p for p in path.iterdir() if p.is_dir() and is_version_folder(p.name)), key=lambda p: -int(p.name)
+    )
+    if pinned:
+        versions = [p for p in versions if int(p.name) == pinned]
+        if not versions:
+            raise ModelNotFound(f"model path {path} has no version {pinned} (SLOT_TAGGER_MODEL_VERSION)")
     if versions:
-        return max(versions, key=lambda p: int(p.name))
+        return versions
     if is_version_folder(path.name):
-        return path  # a version folder without a SavedModel: load_model says it is corrupt
+        return [path]  # a version folder without a SavedModel: the checks below say it is corrupt
     raise ModelNotFound(f"model path {path} holds no integer version folder (e.g. {path}/1)")
 
 
-def check_model_folder(path: Path | str) -> tuple[Path, dict[str, Any]]:
-    """The version folder to load and its checked metadata, without importing TensorFlow.
+def resolve_version_dir(path: Path | str, pinned: int = 0) -> Path:
+    """The version folder `check_model_folder` would pick."""
+    return check_model_folder(path, pinned)[0]
+
+
+def check_model_folder(path: Path | str, pinned: int = 0) -> tuple[Path, dict[str, Any]]:
+    """The newest version folder whose files look servable, and its checked metadata, without
+    importing TensorFlow; a newer broken folder is skipped, so it cannot stop the server.
 
     The gunicorn master calls this before it forks (TF's threads do not survive a fork), so a
-    missing model stops `make serve` at once; `load_model` then catches a corrupt SavedModel.
+    missing model stops `make serve` at once; loading the SavedModel tells the rest.
     """
-    version_dir = resolve_version_dir(Path(path))
+    problems = []
+    for version_dir in version_dirs(path, pinned):
+        try:
+            return version_dir, _check_files(version_dir)
+        except ModelCorrupt as exc:
+            problems.append(exc.message)
+    raise ModelCorrupt(no_valid_version(Path(path), problems))
+
+
+def no_valid_version(path: Path, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"no valid version under {path}: " + "; ".join(problems)
+
+
+def _check_files(version_dir: Path) -> dict[str, Any]:
     if not (version_dir / "saved_model.pb").is_file():
         raise ModelCorrupt(f"{version_dir} has no saved_model.pb; was the export interrupted?")
-    return version_dir, _read_metadata(version_dir)
+    return _read_metadata(version_dir)
 
 
-def load_model(path: Path | str) -> LoadedModel:
-    """Load the newest version under `path` (or the version folder `path`) and check it."""
+def load_model(path: Path | str, pinned: int = 0) -> LoadedModel:
+    """Load the newest version under `path` whose files look servable (or the version folder
+    `path`, or version `pinned`) and check it against the export contract."""
     import tensorflow as tf  # here, not at module level: see check_model_folder
 
-    version_dir, metadata = check_model_folder(path)
+    version_dir, metadata = check_model_folder(path, pinned)
     heads = tuple(metadata["heads"])
     try:
         module = tf.saved_model.load(str(version_dir))

@@ -28,7 +28,9 @@ class Settings:
     port: int = 8000
     workers: int = 2
     threads: int = 4  # gthread threads per worker: keep-alive clients and I/O overlap inference
-    model: str = "models/default"  # models/<name> (newest version) or a version folder
+    model: str = "models/default"  # models/<name> (newest valid version) or a version folder
+    model_version: int = 0  # pin this version of `model`; 0 serves the newest valid one
+    poll_seconds: int = 10  # how often each worker looks for a newer version (service/api/rollout.py)
     max_text_chars: int = 10_000
     max_tokens: int = 512
     max_batch: int = 64

@@ -20,6 +20,6 @@ def healthz() -> dict:
 @bp.get("/readyz")
 def readyz() -> tuple[dict, int]:
     tagger = current_app.extensions.get(EXTENSION)
-    if tagger is None or not tagger.ready:
+    if tagger is None:
         return {"status": "loading"}, 503
     return {"status": "ready", "model": tagger.model_info()}, 200

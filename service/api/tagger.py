@@ -1,10 +1,9 @@
-"""The worker's one `Predictor`: loaded and warmed in `init_app`, shared by every request.
+"""The worker's `Tagger` (a loaded model and its warmed-up `Predictor`), shared by every request.
 
-Like the Flask tutorial's `db.py`, this module owns the resource's lifecycle, so views only
-call `get_tagger()`. Loading happens when the app is created, once per gunicorn worker
-(`preload_app = False`), and a missing or corrupt model raises there, before any traffic.
-`parse` adds character offsets to the predictor's answer: the predictor is the same code path
-as the CLI (tokens in, tags, entities out), and the offsets come from the `Token`s we gave it.
+Views only call `get_tagger()`, once per request, so a request is answered by one model version
+from start to end even when service/api/rollout.py swaps in a new version meanwhile. `parse`
+adds character offsets to the predictor's answer: the predictor is the same code path as the CLI
+(tokens in, tags, entities out), and the offsets come from the `Token`s we gave it.
 """
 
 from __future__ import annotations
@@ -13,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 
 from service.api.metrics import INFERENCE_SECONDS, SENTENCES
 from service.errors import EmptyInput, InputError, InputTooLong, InvalidRequest
-from service.model_store import LoadedModel, load_model
+from service.model_store import LoadedModel
 from service.predictor import Predictor
 from service.settings import Settings
 from service.tokenizer import Token
@@ -31,11 +30,10 @@ PREDICTOR_ERRORS: dict[str, type[InputError]] = {
 
 @dataclass
 class Tagger:
-    """The loaded model and its predictor; `ready` turns true once warm-up has run."""
+    """A loaded model version and its warmed-up predictor."""
 
     model: LoadedModel
     predictor: Predictor
-    ready: bool = False
 
     def model_info(self) -> dict[str, Any]:
         return {"name": self.model.name, "version": self.model.version}
@@ -56,16 +54,13 @@ class Tagger:
         ]
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Load the model named by `settings.model`, warm it up, and attach it to `app`."""
-    model = load_model(settings.model)
+def build_tagger(model: LoadedModel, settings: Settings) -> Tagger:
+    """The model with its predictor, warmed up: a warm-up that fails means the model is not valid."""
     predictor = Predictor(
         model, max_tokens=settings.max_tokens, compiled_single=True, intent_ranking=settings.intent_ranking
     )
-    tagger = Tagger(model=model, predictor=predictor)
-    app.extensions[EXTENSION] = tagger
     predictor.warm_up()
-    tagger.ready = True
+    return Tagger(model=model, predictor=predictor)
 
 
 def get_tagger() -> Tagger:
