@@ -40,6 +40,10 @@ class Settings:
     api_token: str = dataclasses.field(default="", repr=False)
     timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
     graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
+    # A worker restarts after max_requests (plus up to max_requests_jitter, so workers do not
+    # restart together) requests, bounding any slow growth; 0 never restarts.
+    max_requests: int = 0
+    max_requests_jitter: int = 0
 
 
 def open_bind_warning(settings: Settings) -> str | None:

@@ -261,3 +261,33 @@ def test_any_body_gets_a_2xx_or_a_json_4xx_with_offsets_that_slice(fuzz_session,
 def fuzz_session() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+def test_workers_recycled_by_max_requests_fail_no_request(taipei_model, tmp_path):
+    """Each worker restarts after 30 to 40 requests while 4 keep-alive clients send 360; the
+    other worker answers while a new one loads the model, and no request fails."""
+    server = start(taipei_model, tmp_path / "gunicorn.log", SLOT_TAGGER_WORKERS="2",
+                   SLOT_TAGGER_MAX_REQUESTS="30", SLOT_TAGGER_MAX_REQUESTS_JITTER="10")
+    failures: list[str] = []
+
+    def client(_: int) -> int:
+        answered = 0
+        with requests.Session() as session:
+            for _ in range(90):
+                try:
+                    response = session.post(server.url + "/v1/parse", json={"text": LEAVE}, timeout=60)
+                except requests.RequestException as exc:
+                    failures.append(type(exc).__name__)
+                    continue
+                answered += response.status_code == 200
+        return answered
+
+    try:
+        wait_ready(server)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answered = sum(pool.map(client, range(4)))
+    finally:
+        stop(server)
+    log = server.log.read_text(errors="replace")
+    assert log.count("Autorestarting worker") >= 2, log[-2000:]
+    assert failures == [] and answered == 360
