@@ -9,15 +9,17 @@ gthread workers keep client connections alive between requests.
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` without installing
 
 from service.errors import SlotTaggerError  # noqa: E402
 from service.model_store import check_model_folder  # noqa: E402
-from service.settings import load_settings, open_bind_warning  # noqa: E402
+from service.settings import DRAINING, load_settings, open_bind_warning  # noqa: E402
 from service.tensorflow_env import apply_serving_defaults  # noqa: E402
 
 # Fail here, in the master, with one line and exit status 1, before any worker is forked.
@@ -47,7 +49,7 @@ workers = _settings.workers
 worker_class = "gthread"
 threads = _settings.threads
 timeout = _settings.timeout
-graceful_timeout = _settings.graceful_timeout
+graceful_timeout = _settings.graceful_timeout + _settings.drain_seconds  # the master's patience
 max_requests = _settings.max_requests
 max_requests_jitter = _settings.max_requests_jitter
 keepalive = 5
@@ -56,6 +58,18 @@ control_socket_disable = True  # no runtime control needed; avoids clashes betwe
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    """With a drain period, SIGTERM first marks the worker draining, then stops it."""
+    if _settings.drain_seconds:
+        signal.signal(signal.SIGTERM, lambda signum, frame: _drain(worker, signum, frame))
+
+
+def _drain(worker, signum, frame):  # noqa: ANN001
+    worker.wsgi.config[DRAINING] = True
+    worker.log.info("draining for %d s before stopping", _settings.drain_seconds)
+    threading.Timer(_settings.drain_seconds, worker.handle_exit, args=(signum, frame)).start()
 
 
 def child_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature

@@ -127,7 +127,7 @@ def document(settings: Settings) -> dict[str, Any]:
                                  "responses": {"200": _json(_ref("Status"), "alive")}}},
             "/readyz": {"get": {"summary": "The model is loaded and warmed up",
                                 "responses": {"200": _json(_ref("Status"), "ready"),
-                                              "503": _json(_ref("Status"), "loading")}}},
+                                              "503": _json(_ref("Status"), "draining after SIGTERM")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics",
                                  "responses": {"200": {"description": "text exposition format",
                                                        "content": {"text/plain": {}}}}}},

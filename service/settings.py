@@ -17,6 +17,9 @@ from typing import Any
 from service.errors import InvalidSetting
 
 ENV_PREFIX = "SLOT_TAGGER_"
+# The app.config key a worker sets while it drains after SIGTERM (service/gunicorn.conf.py):
+# /readyz answers 503 and every answer closes its connection, so traffic moves elsewhere.
+DRAINING = "SLOT_TAGGER_DRAINING"
 INTENT_RANKING = 10  # intents in an answer's intent_ranking unless set: Rasa's own number
 
 
@@ -40,6 +43,9 @@ class Settings:
     api_token: str = dataclasses.field(default="", repr=False)
     timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
     graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
+    # Seconds a worker keeps serving after SIGTERM with /readyz at 503, before it stops accepting,
+    # so a load balancer polling /readyz stops sending first; 0 stops accepting at once.
+    drain_seconds: int = 0
     # A worker restarts after max_requests (plus up to max_requests_jitter, so workers do not
     # restart together) requests, bounding any slow growth; 0 never restarts.
     max_requests: int = 0
