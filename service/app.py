@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from service import openapi
-from service.api import auth, errors, health, metrics, models, parse, rasa, rollout
+from service.api import admission, auth, errors, health, metrics, models, parse, rasa, rollout
 from service.settings import load_settings
 
 
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     metrics.init_app(app)
     auth.init_app(app, settings)
+    admission.init_app(app, settings)
     for blueprint in (parse.bp, rasa.bp, models.bp, health.bp, metrics.bp, openapi.bp):
         app.register_blueprint(blueprint)
     rollout.init_app(app, settings)

@@ -87,6 +87,13 @@ class Unauthorized(SlotTaggerError):
     exit_code = 1
 
 
+class Overloaded(SlotTaggerError):
+    """More requests than a worker's turns and queue (service/api/admission.py): retry later."""
+
+    code = "overloaded"
+    http_status = 503
+
+
 class InvalidUsage(SlotTaggerError):
     """Command-line options that cannot work together, such as one file as input and output."""
 

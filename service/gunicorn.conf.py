@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` without installing
 
+from service.api.admission import SPARE_THREADS  # noqa: E402
 from service.errors import SlotTaggerError  # noqa: E402
 from service.model_store import check_model_folder  # noqa: E402
 from service.settings import DRAINING, load_settings, open_bind_warning  # noqa: E402
@@ -47,7 +48,8 @@ if _warning := open_bind_warning(_settings):
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
 worker_class = "gthread"
-threads = _settings.threads
+# Turns plus queue plus spares: every admitted request and every refusal has a thread.
+threads = _settings.threads + _settings.max_queue + SPARE_THREADS
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout + _settings.drain_seconds  # the master's patience
 max_requests = _settings.max_requests

@@ -37,6 +37,7 @@ ERRORS = {
     "401": _json(_ref("Error"), "SLOT_TAGGER_API_TOKEN is set and the request lacks it"),
     "413": _json(_ref("Error"), "body larger than SLOT_TAGGER_MAX_BODY_BYTES"),
     "415": _json(_ref("Error"), "Content-Type is not application/json"),
+    "503": _json(_ref("Error"), "`overloaded`: the worker's queue is full; retry after `Retry-After` seconds"),
 }
 
 

@@ -30,7 +30,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
-    threads: int = 4  # gthread threads per worker: keep-alive clients and I/O overlap inference
+    threads: int = 4  # requests a worker answers at once: keep-alive clients and I/O overlap inference
+    max_queue: int = 16  # requests a worker lets wait for a turn; more get 503 (service/api/admission.py)
     model: str = "models/default"  # models/<name> (newest valid version) or a version folder
     model_version: int = 0  # pin this version of `model`; 0 serves the newest valid one
     poll_seconds: int = 10  # how often each worker looks for a newer version (service/api/rollout.py)

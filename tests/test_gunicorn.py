@@ -344,3 +344,34 @@ def test_sigterm_drains_then_stops_with_no_request_lost(taipei_model, tmp_path):
     # refused: nothing listens; reset: a connection still in the kernel's queue when the last
     # worker closed the socket, which the server never read from
     assert all("refused" in e.lower() or "reset by peer" in e.lower() for e in errors), errors[:3]
+
+
+def test_beyond_the_queue_a_quick_503_with_retry_after(taipei_model, tmp_path):
+    """One worker with one turn and a queue of 2: of 12 batch requests sent at once, 3 are
+    admitted and the rest refused at once (faster than the admitted ones are answered)."""
+    server = start(taipei_model, tmp_path / "gunicorn.log", SLOT_TAGGER_WORKERS="1",
+                   SLOT_TAGGER_THREADS="1", SLOT_TAGGER_MAX_QUEUE="2")
+    body = {"texts": [LEAVE, ARRIVE] * 32}
+    barrier = threading.Barrier(12)
+
+    def send(_: int) -> tuple[int, float, str, dict]:
+        with requests.Session() as session:
+            session.get(server.url + "/healthz", timeout=30)  # connect first, so they all arrive together
+            barrier.wait(timeout=30)
+            began = time.perf_counter()
+            response = session.post(server.url + "/v1/parse/batch", json=body, timeout=60)
+            return response.status_code, time.perf_counter() - began, response.headers.get("Retry-After", ""), response.json()
+
+    try:
+        wait_ready(server)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(send, range(12)))
+        after = requests.post(server.url + "/v1/parse/batch", json=body, timeout=60)
+    finally:
+        stop(server)
+    admitted = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 503]
+    assert len(admitted) + len(refused) == 12 and len(admitted) >= 3 and refused
+    assert all(r[2] == "1" and r[3]["error"]["code"] == "overloaded" for r in refused)
+    assert max(r[1] for r in refused) < sorted(a[1] for a in admitted)[-1]
+    assert after.status_code == 200
