@@ -12,7 +12,7 @@ OUT      ?= -
 CONFIGS  := atis snips ewt default
 export DATA_DIR
 
-.PHONY: setup data train train-all model eval tag serve test bench
+.PHONY: setup data train train-all model eval tag serve test bench soak
 
 setup: .venv/installed
 
@@ -63,6 +63,11 @@ serve: model
 
 test: setup
 	$(PYTHON) -m pytest -q tests
+
+# 100,000 mixed good and bad requests from 16 clients against gunicorn serving models/$(MODEL) (not in CI;
+# tests/test_soak.py is its short version). `make bench` runs it too and records it in BENCHMARKS.md.
+soak: model
+	$(PYTHON) -m tests.soak --model models/$(MODEL)
 
 # Rewrites BENCHMARKS.md from the benchmark commands (needs models/atis, snips, ewt, default).
 bench: setup

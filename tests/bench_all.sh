@@ -99,3 +99,20 @@ median \`nlp(text)\` in-process on the same sentences, passes alternated, 3 of e
 ${paired}
 \`\`\`
 MD
+
+# Soak: 100,000 requests against its own gunicorn (2 workers) on a free loopback port.
+soak=$(.venv/bin/python -m tests.soak --model models/default 2>/dev/null | tail -1)
+cat >> BENCHMARKS.md <<MD
+
+## Soak
+
+Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.soak --model models/default\` (\`make soak\`:
+100,000 requests from 16 keep-alive clients to gunicorn with 2 workers on a free 127.0.0.1 port, a
+fixed mix of 70% good \`/v1/parse\`, \`/v1/parse/batch\` and \`/model/parse\` requests and 30% bad ones;
+every status counted, every dropped connection counted, each worker's RSS after the first tenth of
+the requests against its RSS at the end):
+
+\`\`\`json
+${soak}
+\`\`\`
+MD

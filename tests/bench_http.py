@@ -77,11 +77,11 @@ def free_port() -> int:
 class Server:
     """One gunicorn master started by us; `stop` ends it (and only it and its workers)."""
 
-    def __init__(self, model: str, port: int, log: Path) -> None:
+    def __init__(self, model: str, port: int, log: Path, **settings: str) -> None:
         env = dict(os.environ)
         env.update(
             SLOT_TAGGER_MODEL=model, SLOT_TAGGER_HOST="127.0.0.1", SLOT_TAGGER_PORT=str(port),
-            SLOT_TAGGER_WORKERS=str(WORKERS), TF_CPP_MIN_LOG_LEVEL="2",
+            SLOT_TAGGER_WORKERS=str(WORKERS), TF_CPP_MIN_LOG_LEVEL="2", **settings,
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one
         self.port = port
