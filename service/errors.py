@@ -87,6 +87,13 @@ class Unauthorized(SlotTaggerError):
     exit_code = 1
 
 
+class RequestTimeout(InputError):
+    """A request whose body did not arrive within SLOT_TAGGER_READ_TIMEOUT seconds."""
+
+    code = "request_timeout"
+    http_status = 408
+
+
 class Overloaded(SlotTaggerError):
     """More requests than a worker's turns and queue (service/api/admission.py): retry later."""
 

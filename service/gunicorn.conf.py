@@ -47,7 +47,7 @@ if _warning := open_bind_warning(_settings):
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
-worker_class = "gthread"
+worker_class = "service.worker.DeadlineThreadWorker"  # gthread with a read deadline per request
 # Turns plus queue plus spares: every admitted request and every refusal has a thread.
 threads = _settings.threads + _settings.max_queue + SPARE_THREADS
 timeout = _settings.timeout

@@ -42,6 +42,7 @@ class Settings:
     intent_ranking: int = INTENT_RANKING  # intents listed in each answer's intent_ranking
     # when set, every route but /healthz and /readyz requires it (service/api/auth.py); never printed
     api_token: str = dataclasses.field(default="", repr=False)
+    read_timeout: int = 10  # seconds a request's headers and body may take to arrive (service/read_deadline.py)
     timeout: int = 60  # seconds a worker may stay silent (model load included) before a restart
     graceful_timeout: int = 30  # seconds in-flight requests get to finish after SIGTERM
     # Seconds a worker keeps serving after SIGTERM with /readyz at 503, before it stops accepting,

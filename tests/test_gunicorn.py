@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -375,3 +376,50 @@ def test_beyond_the_queue_a_quick_503_with_retry_after(taipei_model, tmp_path):
     assert all(r[2] == "1" and r[3]["error"]["code"] == "overloaded" for r in refused)
     assert max(r[1] for r in refused) < sorted(a[1] for a in admitted)[-1]
     assert after.status_code == 200
+
+
+def _trickle(url: str, part: str, until: float, answers: list[bytes]) -> None:
+    """One slow client: a request sent a byte every 0.2 s, its headers or its body."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"text": LEAVE}).encode()
+    head = (f"POST /v1/parse HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        slow = head + body if part == "headers" else body
+        if part == "body":
+            sock.sendall(head)
+        try:
+            for byte in slow:
+                if time.monotonic() > until or select.select([sock], [], [], 0)[0]:
+                    break  # out of time, or the server has answered (or closed) already
+                sock.sendall(bytes([byte]))
+                time.sleep(0.2)
+            answers.append(sock.recv(65536))
+        except OSError:  # the server shut the connection: what the deadline is for
+            answers.append(b"")
+
+
+def test_32_trickling_clients_hold_no_thread_past_the_read_timeout(taipei_model, tmp_path):
+    """16 clients trickle their headers and 16 their body while a normal client keeps asking:
+    every normal request is answered, and the body tricklers get 408 at the read timeout."""
+    server = start(taipei_model, tmp_path / "gunicorn.log", SLOT_TAGGER_WORKERS="2", SLOT_TAGGER_READ_TIMEOUT="2")
+    answers: list[bytes] = []
+    try:
+        wait_ready(server)
+        until = time.monotonic() + 8
+        tricklers = [threading.Thread(target=_trickle, args=(server.url, part, until, answers), daemon=True)
+                     for part in ["headers"] * 16 + ["body"] * 16]
+        for thread in tricklers:
+            thread.start()
+        time.sleep(1)
+        statuses = []
+        with requests.Session() as session:
+            while time.monotonic() < until - 2:
+                statuses.append(session.post(server.url + "/v1/parse", json={"text": ARRIVE}, timeout=3).status_code)
+        for thread in tricklers:
+            thread.join(timeout=30)
+    finally:
+        stop(server)
+    assert len(statuses) >= 20 and set(statuses) == {200}
+    timed_out = [a for a in answers if a.startswith(b"HTTP/1.1 408")]
+    assert len(timed_out) == 16 and all(b'"request_timeout"' in a for a in timed_out)
