@@ -70,7 +70,8 @@ Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.bench_http --model 
 sentences; start-up is the time to the first 200 from \`/readyz\`; one keep-alive client for 20 s,
 then 16 keep-alive client threads for 20 s, then \`/v1/parse/batch\` with 64 sentences per request
 from 1 and 2 clients; then Rasa's \`/model/parse\` against \`/v1/parse\` from one client, phases
-alternated 3 times, ratio of the median p50s; worker RSS after the load; then, in the same run and with the server stopped,
+alternated 3 times, ratio of the median p50s; then one client while 32 slow clients trickle
+their headers or body a byte every 0.2 s; worker RSS after the load; then, in the same run and with the server stopped,
 the in-process \`Predictor.tag_texts\` on the same sentences for comparison; \`server_*\` figures
 come from the server's \`/metrics\`, CPU figures from \`/proc\`; targets with pass/fail at the end):
 

@@ -12,6 +12,9 @@ every ATIS test sentence (`$DATA_DIR/atis/test/seq.in`), then measures:
       (one per worker): sentences/s and p50 per request;
   (d) Rasa's POST /model/parse against POST /v1/parse, one keep-alive client, phases of a
       quarter of `--seconds` alternated 3 times each: the ratio of the median p50s;
+  (e) one keep-alive client for half of `--seconds` while 32 slow clients (16 sending their
+      headers, 16 their body, a byte every 0.2 s, reconnecting when cut off) hold connections:
+      p50/p99 and errors of the normal client;
 
 then the RSS of each worker (children of the master, /proc/<pid>/status VmRSS), stops the
 server, and times the in-process `Predictor.tag_texts` on the same sentences (batches of 64
@@ -298,6 +301,41 @@ def rasa_against_v1(server: Server, sentences: list[str], seconds: float) -> dic
             "ratio_of_medians": round(rasa / v1, 3), "errors": errors}
 
 
+def trickle(port: int, part: str, body: bytes, stop: threading.Event) -> None:
+    """A slow client: a request sent a byte every 0.2 s (its headers, or its body), again and again."""
+    head = (f"POST /v1/parse HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT_S) as sock:
+                if part == "body":
+                    sock.sendall(head)
+                for byte in head + body if part == "headers" else body:
+                    if stop.is_set():
+                        return
+                    sock.sendall(bytes([byte]))
+                    time.sleep(0.2)
+                sock.recv(65536)
+        except OSError:
+            continue  # cut off by the server's read deadline: start again
+
+
+def with_slow_clients(server: Server, bodies: list[bytes], seconds: float, slow: int = 32) -> dict:
+    """A normal single-client phase while `slow` trickling connections are held open."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=trickle, args=(server.port, "headers" if k % 2 else "body", bodies[0], stop),
+                                daemon=True) for k in range(slow)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    try:
+        return {"slow_clients": slow, **run_phase(server, "/v1/parse", bodies, 1, seconds)}
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+
+
 def warm_up(server: Server, sentences: list[str], seconds: float) -> dict:
     """Every sentence once over 4 connections (so both workers see traffic), checking answers."""
     bodies = [json.dumps({"text": s}).encode() for s in sentences]
@@ -446,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             batch1 = run_phase(server, "/v1/parse/batch", batches, 1, args.seconds / 2)
             batch2 = run_phase(server, "/v1/parse/batch", batches, WORKERS, args.seconds / 2)
             rasa = rasa_against_v1(server, sentences, args.seconds / 4)
+            slow = with_slow_clients(server, texts, args.seconds / 2)
             worker_pids = server.workers()
             worker_rss = [round(rss_mib(pid), 1) for pid in worker_pids]
             master_rss = round(rss_mib(server.proc.pid), 1)
@@ -484,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch64_1_client": batch1,
         "batch64_2_clients": batch2,
         "model_parse_vs_v1_parse": rasa,
+        "single_client_with_32_slow_clients": slow,
         "worker_rss_mib": worker_rss,
         "master_rss_mib": master_rss,
         "in_process": local,
