@@ -117,3 +117,19 @@ the requests against its RSS at the end):
 ${soak}
 \`\`\`
 MD
+
+# Model rollout under load: a copy of models/default as version 1, then version 2, in a scratch folder.
+rollout=$(.venv/bin/python -m tests.bench_rollout --model models/default 2>/dev/null | tail -1)
+cat >> BENCHMARKS.md <<MD
+
+## Model rollout under load
+
+Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.bench_rollout --model models/default\`
+(a copy of the newest \`models/default\` served as version 1 by gunicorn with 2 workers polling every
+second; 8 keep-alive clients send ATIS test sentences for 10 s; a copy is published as version 2;
+"during" runs from the publish until every client has had an answer from version 2; then 10 s more):
+
+\`\`\`json
+${rollout}
+\`\`\`
+MD
