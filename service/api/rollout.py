@@ -6,7 +6,8 @@ signatures and metadata keep the export contract, and a warm-up sentence tags; a
 logged once, with the reason, and skipped, so one broken new folder never stops the server.
 
 Every `SLOT_TAGGER_POLL_SECONDS`, a thread in each worker looks for a newer version. It loads and
-warms it up beside the one being served, then swaps the app's `Tagger` in one assignment, so
+warms it up beside the one being served, at the lowest CPU priority so serving keeps the cores
+(tests/bench_rollout.py measures what is left), then swaps the app's `Tagger` in one assignment, so
 requests keep being answered by the old version until then, and a request started on it finishes
 on it; the old one is released when its last request ends. Each worker switches on its own poll,
 so for up to one interval (plus the load) workers may serve different versions; a client's
@@ -17,6 +18,7 @@ A pinned version, or a version folder named directly, is never switched.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -60,6 +62,9 @@ def newest_valid(settings: Settings, rejected: dict[Path, str], newer_than: int 
 
 
 def _follow(app: Flask, settings: Settings, rejected: dict[Path, str]) -> None:
+    # The lowest CPU priority for this thread (Linux threads have their own nice value): loading a
+    # new version takes only what serving leaves, so capacity holds while it loads.
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     while True:
         time.sleep(settings.poll_seconds)
         current: Tagger = app.extensions[EXTENSION]
