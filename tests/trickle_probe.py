@@ -1,40 +1,51 @@
-"""Slow-client probe behind docs/EXPERIMENTS.md#slow-client-read-deadline (run by hand against a running server).
+"""Slow-client probe behind docs/EXPERIMENTS.md#slow-client-read-deadline, run by hand against a
+server already listening on 127.0.0.1:PORT:
 
-    python tests/trickle_probe.py PORT N SECONDS headers|body
+    python -m tests.trickle_probe PORT N SECONDS headers|body
 
-Opens N connections that send a /v1/parse request a byte every 0.5 s (its headers, or its body)
-and, meanwhile, sends normal requests from one client for SECONDS; prints their count, errors and
-p50/p99 as one JSON line.
+Holds N connections that send a `/v1/parse` request a byte every 0.2 s (their headers, or their
+body; `tests.bench_http.trickle`), and meanwhile sends normal requests from one keep-alive client
+for SECONDS; prints the normal client's answers, errors and p50/p99 as one JSON line.
 """
-import socket, sys, threading, time, json, statistics, http.client
-port = int(sys.argv[1]); n = int(sys.argv[2]); seconds = float(sys.argv[3]); mode = sys.argv[4]  # headers | body
-stop = threading.Event()
-def trickle():
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        if mode == "headers":
-            data = b"POST /v1/parse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n" + b'{"text": "hi there"}'
-        else:
-            s.sendall(b"POST /v1/parse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n")
-            data = b'{"text": "' + b"a " * 900 + b'"}'
-        for b in data:
-            if stop.is_set(): break
-            s.send(bytes([b])); time.sleep(0.5)
-    except OSError as e:
-        pass
-threads = [threading.Thread(target=trickle, daemon=True) for _ in range(n)]
-for t in threads: t.start()
-time.sleep(2)
-lat, errs = [], 0
-end = time.monotonic() + seconds
-body = json.dumps({"text": "show me flights from boston to taipei"})
-while time.monotonic() < end:
-    t0 = time.perf_counter()
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10); c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"}); r = c.getresponse(); r.read(); c.close()
-        lat.append(time.perf_counter() - t0) if r.status == 200 else None
-    except Exception as e:
-        errs += 1
-lat.sort()
-print(json.dumps({"n": n, "mode": mode, "ok": len(lat), "errors": errs, "p50_ms": round(1000*lat[len(lat)//2],1) if lat else None, "p99_ms": round(1000*lat[int(len(lat)*0.99)],1) if lat else None}))
-stop.set()
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import threading
+import time
+
+from tests.bench_http import percentile, trickle
+
+BODY = json.dumps({"text": "show me flights from boston to taipei"}).encode()
+
+
+def probe(port: int, slow: int, seconds: float, part: str) -> dict:
+    stop = threading.Event()
+    for _ in range(slow):
+        threading.Thread(target=trickle, args=(port, part, BODY, stop), daemon=True).start()
+    time.sleep(2)
+    latencies, errors = [], 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        began = time.perf_counter()
+        try:
+            conn.request("POST", "/v1/parse", body=BODY, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - began)
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    stop.set()
+    latencies.sort()
+    return {"slow": slow, "part": part, "answered": len(latencies), "errors": errors,
+            "p50_ms": round(1000 * percentile(latencies, 50), 1), "p99_ms": round(1000 * percentile(latencies, 99), 1)}
+
+
+if __name__ == "__main__":
+    port, slow, seconds, part = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    print(json.dumps(probe(port, slow, seconds, part)))
