@@ -109,6 +109,8 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "metrics": metrics,
         "training_seconds": round(history.seconds, 1),
         "epochs": len(history.train_loss),
+        "steps_per_epoch": history.steps_per_epoch,
+        "passes_per_epoch": round(history.passes_per_epoch, 2),
         "best_epoch": history.best_epoch,
         "stopped_because": history.stopped_because,
         "cut_short": history.cut_short,

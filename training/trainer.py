@@ -42,6 +42,8 @@ class TrainingHistory:
     seconds: float = 0.0
     stopped_because: str = ""
     cut_short: bool = False  # the wall-clock safety net stopped the run before its epochs and patience did
+    steps_per_epoch: int = 0
+    passes_per_epoch: float = 1.0  # above 1 when min_steps stretched each epoch over several passes over train
 
 
 def dev_score(metrics: dict[str, float]) -> float:
@@ -168,8 +170,10 @@ def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainC
     network.compile(optimizer=optimizer, loss=losses)
 
 
-def steps_per_epoch(batches: BatchMaker, config: TrainConfig) -> int:
-    steps = batches.batches_per_epoch()
+def steps_per_epoch(batches: int, config: TrainConfig) -> int:
+    """The steps of one epoch for `batches` batches per pass over train: one pass, or more when
+    `max_epochs` passes would take fewer than `min_steps`; `max_steps_per_epoch` caps it."""
+    steps = max(batches, -(-config.min_steps // config.max_epochs))
     return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
 
 
@@ -178,9 +182,9 @@ def train(
 ) -> TrainingHistory:
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
-    steps = steps_per_epoch(batches, config)
+    steps = steps_per_epoch(batches.batches_per_epoch(), config)
     compile_network(network, tuple(tagger.labels), config, steps)
-    history = TrainingHistory()
+    history = TrainingHistory(steps_per_epoch=steps, passes_per_epoch=steps / batches.batches_per_epoch())
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
     )
