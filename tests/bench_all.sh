@@ -111,7 +111,7 @@ drawn from train, 301 (43 per intent), 10 to 100 per intent, and all of train; e
 child process with the command \`make train DATA=... NAME=... DEV=... TEST=...\` runs, with
 \`training/configs/chatbot.toml\`, SNIPS dev as DEV and SNIPS test as TEST; wall time is the whole
 command, start-up and export included; "no time limit" is the same 301 examples with
-\`min_steps = 12000\` and patience over the whole run; the native figures are those of the newest
+\`min_steps = 6000\` (four times the default) and patience over the whole run; the native figures are those of the newest
 \`models/snips\` export):
 
 ${rasa}

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import FIXTURES, tiny_config
 from training.data import BatchMaker, load_datasets
 from training.pipeline import build_tagger, run
-from training.trainer import learning_rate_schedule, steps_per_epoch, train
+from training.trainer import learning_rate_schedule, peak_learning_rate, steps_per_epoch, train
 
 
 def test_learning_rate_warms_up_linearly_then_decays_to_zero_at_the_last_epoch():
@@ -88,3 +88,14 @@ def test_a_stretched_run_takes_min_steps_optimizer_steps_and_records_its_passes(
     history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
     assert int(tagger.network.optimizer.iterations) == 24 == len(history.train_loss) * history.steps_per_epoch
     assert history.passes_per_epoch == pytest.approx(12 / 5)
+    assert history.peak_learning_rate == config.learning_rate  # max_learning_rate 0: not raised
+
+
+def test_a_stretched_run_peaks_at_the_learning_rate_times_its_passes_up_to_max_learning_rate():
+    config = tiny_config(learning_rate=0.003, max_learning_rate=0.02)
+    assert peak_learning_rate(config, 1.0) == pytest.approx(0.003)  # one pass per epoch: not stretched
+    assert peak_learning_rate(config, 4.2) == pytest.approx(0.0126)
+    assert peak_learning_rate(config, 21.0) == pytest.approx(0.02)
+    assert peak_learning_rate(tiny_config(learning_rate=0.003), 21.0) == pytest.approx(0.003)  # 0: off
+    schedule = learning_rate_schedule(config, steps_per_epoch=10, passes_per_epoch=4.2)
+    assert float(schedule(10)) == pytest.approx(0.0126)  # the end of the one-epoch warm-up

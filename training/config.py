@@ -88,6 +88,9 @@ class TrainConfig:
     # pass, so small data gets enough updates while warm-up, patience and the schedule keep their
     # share of the run. 0: an epoch is one pass.
     min_steps: int = 0
+    # Above 0, a run that min_steps stretches to k passes over train per epoch peaks at
+    # learning_rate × k, at most this: small data trained better at a higher peak.
+    max_learning_rate: float = 0.0
     patience: int = 6  # epochs without dev improvement before stopping
     # A safety net only: a run it stops is marked cut short, since its model depends on the machine.
     max_minutes: float = 30.0
@@ -149,6 +152,9 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         raise ConfigError(f"{source}: lowercase_rate must be between 0 and 1, got {config.lowercase_rate}")
     if config.max_epochs < 1 or config.batch_size < 1 or config.patience < 1:
         raise ConfigError(f"{source}: max_epochs, batch_size and patience must be at least 1")
+    if config.max_learning_rate and config.max_learning_rate < config.learning_rate:
+        raise ConfigError(f"{source}: max_learning_rate must be 0 (off) or at least learning_rate "
+                          f"{config.learning_rate}, got {config.max_learning_rate}")
     for field in ("min_steps", "max_steps_per_epoch"):
         if getattr(config, field) < 0:
             raise ConfigError(f"{source}: {field} must be 0 or more, got {getattr(config, field)}")

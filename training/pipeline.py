@@ -111,6 +111,7 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "epochs": len(history.train_loss),
         "steps_per_epoch": history.steps_per_epoch,
         "passes_per_epoch": round(history.passes_per_epoch, 2),
+        "peak_learning_rate": round(history.peak_learning_rate, 6),
         "best_epoch": history.best_epoch,
         "stopped_because": history.stopped_because,
         "cut_short": history.cut_short,

@@ -44,6 +44,7 @@ class TrainingHistory:
     cut_short: bool = False  # the wall-clock safety net stopped the run before its epochs and patience did
     steps_per_epoch: int = 0
     passes_per_epoch: float = 1.0  # above 1 when min_steps stretched each epoch over several passes over train
+    peak_learning_rate: float = 0.0
 
 
 def dev_score(metrics: dict[str, float]) -> float:
@@ -145,23 +146,36 @@ class MemberMeanCrossentropy(keras.losses.Loss):
         return ops.mean(losses, axis=-1)
 
 
-def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def peak_learning_rate(config: TrainConfig, passes_per_epoch: float = 1.0) -> float:
+    """`learning_rate`, or with `max_learning_rate` set, `learning_rate` × the passes over train
+    that min_steps stretched each epoch to, at most `max_learning_rate`."""
+    if not config.max_learning_rate:
+        return config.learning_rate
+    return min(config.learning_rate * max(passes_per_epoch, 1.0), config.max_learning_rate)
+
+
+def learning_rate_schedule(
+    config: TrainConfig, steps_per_epoch: int, passes_per_epoch: float = 1.0
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """A linear warm-up over `warmup_epochs`, then a cosine decay to zero at `max_epochs`: large
     early steps once the statistics of Adam have settled, small ones to converge in few epochs."""
     total = config.max_epochs * steps_per_epoch
     warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
+    peak = peak_learning_rate(config, passes_per_epoch)
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        initial_learning_rate=0.0 if warmup else peak,
         decay_steps=total - warmup,
-        warmup_target=config.learning_rate if warmup else None,
+        warmup_target=peak if warmup else None,
         warmup_steps=warmup,
     )
 
 
-def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int) -> None:
+def compile_network(
+    network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int, passes_per_epoch: float = 1.0
+) -> None:
     adam = LazyAdam if config.lazy_embedding_updates else keras.optimizers.Adam
     optimizer = adam(
-        learning_rate=learning_rate_schedule(config, steps_per_epoch),
+        learning_rate=learning_rate_schedule(config, steps_per_epoch, passes_per_epoch),
         clipnorm=config.clipnorm,
         use_ema=config.ema_momentum > 0,
         ema_momentum=config.ema_momentum,
@@ -183,8 +197,9 @@ def train(
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
     steps = steps_per_epoch(batches.batches_per_epoch(), config)
-    compile_network(network, tuple(tagger.labels), config, steps)
-    history = TrainingHistory(steps_per_epoch=steps, passes_per_epoch=steps / batches.batches_per_epoch())
+    passes = steps / batches.batches_per_epoch()
+    compile_network(network, tuple(tagger.labels), config, steps, passes)
+    history = TrainingHistory(steps_per_epoch=steps, passes_per_epoch=passes, peak_learning_rate=peak_learning_rate(config, passes))
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
     )
