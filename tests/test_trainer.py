@@ -81,21 +81,23 @@ def test_the_schedule_of_a_stretched_run_decays_to_zero_at_its_last_step_not_at_
 
 def test_a_stretched_run_takes_min_steps_optimizer_steps_and_records_its_passes(tmp_path):
     """tiny_atis has 40 training sentences, 5 batches of 8: 2 epochs of one pass would be 10 steps."""
-    config = tiny_config(name="stretched", heads=("slots", "intent"), max_epochs=2, patience=2, min_steps=23)
+    config = tiny_config(name="stretched", heads=("slots", "intent"), max_epochs=2, patience=2, min_steps=23,
+                         learning_rate=0.005, learning_rate_steps=20, max_learning_rate=0.02)
     datasets = load_datasets(config, FIXTURES)
     tagger = build_tagger(config, datasets)
     batches = BatchMaker(datasets, tagger.featurizer, tagger.labels, config.batch_size, config.seed)
     history = train(tagger, batches, [d.splits["dev"] for d in datasets], config)
     assert int(tagger.network.optimizer.iterations) == 24 == len(history.train_loss) * history.steps_per_epoch
     assert history.passes_per_epoch == pytest.approx(12 / 5)
-    assert history.peak_learning_rate == config.learning_rate  # max_learning_rate 0: not raised
+    assert history.peak_learning_rate == pytest.approx(0.01)  # 0.005 × 20 / (2 epochs × 5 batches)
+    assert float(tagger.network.optimizer._learning_rate(12)) == pytest.approx(0.01)  # the schedule's peak
 
 
-def test_a_stretched_run_peaks_at_the_learning_rate_times_its_passes_up_to_max_learning_rate():
-    config = tiny_config(learning_rate=0.003, max_learning_rate=0.02)
-    assert peak_learning_rate(config, 1.0) == pytest.approx(0.003)  # one pass per epoch: not stretched
-    assert peak_learning_rate(config, 4.2) == pytest.approx(0.0126)
-    assert peak_learning_rate(config, 21.0) == pytest.approx(0.02)
-    assert peak_learning_rate(tiny_config(learning_rate=0.003), 21.0) == pytest.approx(0.003)  # 0: off
-    schedule = learning_rate_schedule(config, steps_per_epoch=10, passes_per_epoch=4.2)
-    assert float(schedule(10)) == pytest.approx(0.0126)  # the end of the one-epoch warm-up
+def test_data_of_fewer_one_pass_steps_than_learning_rate_steps_peaks_higher_up_to_max_learning_rate():
+    config = tiny_config(learning_rate=0.003, max_epochs=24, learning_rate_steps=3000, max_learning_rate=0.02)
+    assert peak_learning_rate(config, batches=140) == pytest.approx(0.003)  # 3360 steps: not raised
+    assert peak_learning_rate(config, batches=66) == pytest.approx(0.003 * 3000 / 1584)
+    assert peak_learning_rate(config, batches=10) == pytest.approx(0.02)  # 0.0375, capped
+    assert peak_learning_rate(tiny_config(learning_rate=0.003), batches=10) == pytest.approx(0.003)  # 0: off
+    schedule = learning_rate_schedule(config, steps_per_epoch=63, peak=0.0125)
+    assert float(schedule(63)) == pytest.approx(0.0125)  # the end of the one-epoch warm-up

@@ -88,8 +88,10 @@ class TrainConfig:
     # pass, so small data gets enough updates while warm-up, patience and the schedule keep their
     # share of the run. 0: an epoch is one pass.
     min_steps: int = 0
-    # Above 0, a run that min_steps stretches to k passes over train per epoch peaks at
-    # learning_rate × k, at most this: small data trained better at a higher peak.
+    # Smaller data trains better at a higher peak: when max_epochs passes over train take fewer
+    # than learning_rate_steps steps, the peak is learning_rate × learning_rate_steps / those
+    # steps, at most max_learning_rate. 0: the peak is learning_rate.
+    learning_rate_steps: int = 0
     max_learning_rate: float = 0.0
     patience: int = 6  # epochs without dev improvement before stopping
     # A safety net only: a run it stops is marked cut short, since its model depends on the machine.
@@ -155,7 +157,9 @@ def validate(config: TrainConfig, source: str = "config") -> None:
     if config.max_learning_rate and config.max_learning_rate < config.learning_rate:
         raise ConfigError(f"{source}: max_learning_rate must be 0 (off) or at least learning_rate "
                           f"{config.learning_rate}, got {config.max_learning_rate}")
-    for field in ("min_steps", "max_steps_per_epoch"):
+    if config.learning_rate_steps and not config.max_learning_rate:
+        raise ConfigError(f"{source}: learning_rate_steps needs max_learning_rate, the highest peak it may raise to")
+    for field in ("min_steps", "learning_rate_steps", "max_steps_per_epoch"):
         if getattr(config, field) < 0:
             raise ConfigError(f"{source}: {field} must be 0 or more, got {getattr(config, field)}")
     if config.warmup_epochs < 0:

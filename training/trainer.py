@@ -146,22 +146,23 @@ class MemberMeanCrossentropy(keras.losses.Loss):
         return ops.mean(losses, axis=-1)
 
 
-def peak_learning_rate(config: TrainConfig, passes_per_epoch: float = 1.0) -> float:
-    """`learning_rate`, or with `max_learning_rate` set, `learning_rate` × the passes over train
-    that min_steps stretched each epoch to, at most `max_learning_rate`."""
-    if not config.max_learning_rate:
+def peak_learning_rate(config: TrainConfig, batches: int) -> float:
+    """`learning_rate`, raised for data whose `max_epochs` passes of `batches` batches take fewer
+    than `learning_rate_steps` steps, in proportion, up to `max_learning_rate`."""
+    one_pass_steps = config.max_epochs * batches
+    if not config.learning_rate_steps or one_pass_steps >= config.learning_rate_steps:
         return config.learning_rate
-    return min(config.learning_rate * max(passes_per_epoch, 1.0), config.max_learning_rate)
+    return min(config.learning_rate * config.learning_rate_steps / one_pass_steps, config.max_learning_rate)
 
 
 def learning_rate_schedule(
-    config: TrainConfig, steps_per_epoch: int, passes_per_epoch: float = 1.0
+    config: TrainConfig, steps_per_epoch: int, peak: float | None = None
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """A linear warm-up over `warmup_epochs`, then a cosine decay to zero at `max_epochs`: large
     early steps once the statistics of Adam have settled, small ones to converge in few epochs."""
     total = config.max_epochs * steps_per_epoch
     warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
-    peak = peak_learning_rate(config, passes_per_epoch)
+    peak = config.learning_rate if peak is None else peak
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if warmup else peak,
         decay_steps=total - warmup,
@@ -171,11 +172,11 @@ def learning_rate_schedule(
 
 
 def compile_network(
-    network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int, passes_per_epoch: float = 1.0
+    network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int, peak: float | None = None
 ) -> None:
     adam = LazyAdam if config.lazy_embedding_updates else keras.optimizers.Adam
     optimizer = adam(
-        learning_rate=learning_rate_schedule(config, steps_per_epoch, passes_per_epoch),
+        learning_rate=learning_rate_schedule(config, steps_per_epoch, peak),
         clipnorm=config.clipnorm,
         use_ema=config.ema_momentum > 0,
         ema_momentum=config.ema_momentum,
@@ -197,9 +198,11 @@ def train(
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
     steps = steps_per_epoch(batches.batches_per_epoch(), config)
-    passes = steps / batches.batches_per_epoch()
-    compile_network(network, tuple(tagger.labels), config, steps, passes)
-    history = TrainingHistory(steps_per_epoch=steps, passes_per_epoch=passes, peak_learning_rate=peak_learning_rate(config, passes))
+    peak = peak_learning_rate(config, batches.batches_per_epoch())
+    compile_network(network, tuple(tagger.labels), config, steps, peak)
+    history = TrainingHistory(
+        steps_per_epoch=steps, passes_per_epoch=steps / batches.batches_per_epoch(), peak_learning_rate=peak
+    )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
     )
