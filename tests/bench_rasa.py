@@ -63,7 +63,8 @@ def train(files: dict[str, Path], data: str, scratch: Path, name: str | None = N
     wall = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    metadata = json.loads(Path(json.loads(result.stdout)["model"], "metadata.json").read_text(encoding="utf-8"))
+    (path,) = (scratch / "models" / name).glob("*/metadata.json")  # stdout also holds the trainer's time estimate
+    metadata = json.loads(path.read_text(encoding="utf-8"))
     (info,) = metadata["data"].values()
     return {
         "run": name,
