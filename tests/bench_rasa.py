@@ -142,7 +142,7 @@ def markdown(large: dict, small: dict, unlimited: dict, round_trip: dict, native
         lines.append(f"- {run['run']}: {minutes:.1f} min against a target of ≤ {target:g} min: {'met' if minutes <= target else '**not met**'}")
     gap = unlimited["dev"]["score"] - small["dev"]["score"]
     lines.append(f"- snips-300 dev score (mean of slot F1 and intent accuracy) {small['dev']['score']:.2f} against "
-                 f"{unlimited['dev']['score']:.2f} with no time limit ({unlimited['steps']} steps): {gap:.2f} points behind, "
+                 f"{unlimited['dev']['score']:.2f} with no time limit ({unlimited['steps']} steps): {abs(gap):.2f} points {'behind' if gap > 0 else 'ahead'}, "
                  f"target ≤ {NO_LIMIT_TOLERANCE}: {'met' if gap <= NO_LIMIT_TOLERANCE else '**not met**'}")
     if native is None:
         lines.append("- round trip: there is no models/snips export, so no native figures to compare with (run `make train MODEL=snips`)")
