@@ -133,3 +133,21 @@ second; 8 keep-alive clients send ATIS test sentences for 10 s; a copy is publis
 ${rollout}
 \`\`\`
 MD
+
+# Chatbot data: builds Rasa YAML from SNIPS in a scratch folder and trains it through make train's command (about 20 min).
+rasa=$(.venv/bin/python -m tests.bench_rasa --plot docs/learning_curve.png 2>/dev/null | sed '/^{/d')
+cat >> BENCHMARKS.md <<MD
+
+## Chatbot data (Rasa NLU)
+
+Command: \`DATA_DIR=../shared/data .venv/bin/python -m tests.bench_rasa --plot docs/learning_curve.png\`
+(Rasa YAML files built from SNIPS by \`tests/rasa_inputs.py\` in a scratch folder: 10,000 examples
+drawn from train, 301 (43 per intent), 10 to 100 per intent, and all of train; each trained in a
+child process with the command \`make train DATA=... NAME=... DEV=... TEST=...\` runs, with
+\`training/configs/chatbot.toml\`, SNIPS dev as DEV and SNIPS test as TEST; wall time is the whole
+command, start-up and export included; "no time limit" is the same 301 examples with
+\`min_steps = 6000\` (four times the default) and patience over the whole run; the native figures are those of the newest
+\`models/snips\` export):
+
+${rasa}
+MD

@@ -155,6 +155,12 @@ def test_bad_config_and_bad_data_fail_with_a_message_naming_them(tmp_path, capsy
         load_config(config, intent_voting=False, vector_extra_words=-5)
     with pytest.raises(ConfigError, match="bad.toml: warmup_epochs must be 0 or more, got -1"):
         load_config(config, intent_voting=False, warmup_epochs=-1)
+    with pytest.raises(ConfigError, match="bad.toml: min_steps must be 0 or more, got -100"):
+        load_config(config, intent_voting=False, min_steps=-100)
+    with pytest.raises(ConfigError, match="bad.toml: max_learning_rate must be 0 .off. or at least learning_rate 0.005, got 0.001"):
+        load_config(config, intent_voting=False, max_learning_rate=0.001)
+    with pytest.raises(ConfigError, match="bad.toml: learning_rate_steps needs max_learning_rate"):
+        load_config(config, intent_voting=False, learning_rate_steps=3000)
     with pytest.raises(ConfigError, match="bad.toml: max_epochs, batch_size and patience must be at least 1"):
         load_config(config, intent_voting=False, max_epochs=0)
     config.write_text(f'name = "x"\nheads = ["pos"]\nconllu_data = "{tmp_path / "missing"}"\n')

@@ -47,6 +47,9 @@ def write_report(
     lines += [f"- {key}: {value}" for key, value in extra.items()]
     lines += [
         f"- epochs run: {len(history.train_loss)}, best dev epoch: {history.best_epoch} ({history.stopped_because})",
+        f"- steps per epoch: {history.steps_per_epoch}"
+        + (f" ({history.passes_per_epoch:.1f} passes over train, to reach min_steps)" if history.passes_per_epoch > 1 else ""),
+        f"- peak learning rate: {history.peak_learning_rate:g}",
         f"- training time: {history.seconds:.0f} s",
         "",
         "## Data",

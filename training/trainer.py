@@ -42,6 +42,9 @@ class TrainingHistory:
     seconds: float = 0.0
     stopped_because: str = ""
     cut_short: bool = False  # the wall-clock safety net stopped the run before its epochs and patience did
+    steps_per_epoch: int = 0
+    passes_per_epoch: float = 1.0  # above 1 when min_steps stretched each epoch over several passes over train
+    peak_learning_rate: float = 0.0
 
 
 def dev_score(metrics: dict[str, float]) -> float:
@@ -143,23 +146,37 @@ class MemberMeanCrossentropy(keras.losses.Loss):
         return ops.mean(losses, axis=-1)
 
 
-def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def peak_learning_rate(config: TrainConfig, batches: int) -> float:
+    """`learning_rate`, raised for data whose `max_epochs` passes of `batches` batches take fewer
+    than `learning_rate_steps` steps, in proportion, up to `max_learning_rate`."""
+    one_pass_steps = config.max_epochs * batches
+    if not config.learning_rate_steps or one_pass_steps >= config.learning_rate_steps:
+        return config.learning_rate
+    return min(config.learning_rate * config.learning_rate_steps / one_pass_steps, config.max_learning_rate)
+
+
+def learning_rate_schedule(
+    config: TrainConfig, steps_per_epoch: int, peak: float | None = None
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """A linear warm-up over `warmup_epochs`, then a cosine decay to zero at `max_epochs`: large
     early steps once the statistics of Adam have settled, small ones to converge in few epochs."""
     total = config.max_epochs * steps_per_epoch
     warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total - 1)
+    peak = config.learning_rate if peak is None else peak
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        initial_learning_rate=0.0 if warmup else peak,
         decay_steps=total - warmup,
-        warmup_target=config.learning_rate if warmup else None,
+        warmup_target=peak if warmup else None,
         warmup_steps=warmup,
     )
 
 
-def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int) -> None:
+def compile_network(
+    network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int, peak: float | None = None
+) -> None:
     adam = LazyAdam if config.lazy_embedding_updates else keras.optimizers.Adam
     optimizer = adam(
-        learning_rate=learning_rate_schedule(config, steps_per_epoch),
+        learning_rate=learning_rate_schedule(config, steps_per_epoch, peak),
         clipnorm=config.clipnorm,
         use_ema=config.ema_momentum > 0,
         ema_momentum=config.ema_momentum,
@@ -168,8 +185,10 @@ def compile_network(network: keras.Model, heads: tuple[str, ...], config: TrainC
     network.compile(optimizer=optimizer, loss=losses)
 
 
-def steps_per_epoch(batches: BatchMaker, config: TrainConfig) -> int:
-    steps = batches.batches_per_epoch()
+def steps_per_epoch(batches: int, config: TrainConfig) -> int:
+    """The steps of one epoch for `batches` batches per pass over train: one pass, or more when
+    `max_epochs` passes would take fewer than `min_steps`; `max_steps_per_epoch` caps it."""
+    steps = max(batches, -(-config.min_steps // config.max_epochs))
     return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
 
 
@@ -178,9 +197,12 @@ def train(
 ) -> TrainingHistory:
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
-    steps = steps_per_epoch(batches, config)
-    compile_network(network, tuple(tagger.labels), config, steps)
-    history = TrainingHistory()
+    steps = steps_per_epoch(batches.batches_per_epoch(), config)
+    peak = peak_learning_rate(config, batches.batches_per_epoch())
+    compile_network(network, tuple(tagger.labels), config, steps, peak)
+    history = TrainingHistory(
+        steps_per_epoch=steps, passes_per_epoch=steps / batches.batches_per_epoch(), peak_learning_rate=peak
+    )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
     )
