@@ -7,9 +7,13 @@ import os
 import threading
 from pathlib import Path
 
+from service.export_contract import METADATA_SCHEMA_VERSION
 from service.model_store import resolve_version_dir
 from training import export
 from training.export import STAGING_PREFIX, publish
+
+
+VALID_METADATA = {"schema_version": METADATA_SCHEMA_VERSION, "heads": ["slots"], "labels": {"slots": ["O"]}}
 
 
 def _umask() -> int:
@@ -60,7 +64,7 @@ def test_exports_at_once_take_different_versions(tmp_path: Path) -> None:
 
 def test_a_left_over_staging_folder_is_never_served_and_goes_once_stale(tmp_path: Path) -> None:
     model_dir = tmp_path / "m"
-    publish(_staging(model_dir, "done"), model_dir, {})
+    publish(_staging(model_dir, "done"), model_dir, VALID_METADATA)
     old, fresh = _staging(model_dir, "old"), _staging(model_dir, "fresh")
     (old / "saved_model.pb").touch()
     os.utime(old, (0, 0))
