@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -423,3 +424,35 @@ def test_32_trickling_clients_hold_no_thread_past_the_read_timeout(taipei_model,
     assert len(statuses) >= 20 and set(statuses) == {200}
     timed_out = [a for a in answers if a.startswith(b"HTTP/1.1 408")]
     assert len(timed_out) == 16 and all(b'"request_timeout"' in a for a in timed_out)
+
+
+class _MiscountsOneWord(tf.Module):
+    """Keeps the export contract until it sees the word "miscount": then it reports wrong lengths,
+    a model fault the predictor catches mid-request (the warm-up never sees the word)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+    def serve(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        real = tf.not_equal(tokens, "")
+        lengths = tf.reduce_sum(tf.cast(real, tf.int32), axis=1)
+        broken = tf.reduce_any(tf.equal(tokens, "miscount"), axis=1)
+        return {"lengths": tf.where(broken, lengths + 1, lengths), "slots": tf.where(real, "O", ""),
+                "slot_confidence": tf.where(real, 0.5, 0.0)}
+
+
+def test_a_model_fault_mid_request_is_a_503_without_server_paths(tmp_path):
+    version = tmp_path / "secret-path" / "miscounting" / "1"
+    module = _MiscountsOneWord()
+    tf.saved_model.save(module, str(version), signatures={"serving_default": module.serve})
+    (version / "metadata.json").write_text(json.dumps(
+        {"schema_version": 2, "heads": ["slots"], "labels": {"slots": ["O"]}}), encoding="utf-8")
+    server = start(version.parent, tmp_path / "gunicorn.log", SLOT_TAGGER_WORKERS="1")
+    try:
+        wait_ready(server)
+        fine = requests.post(server.url + "/v1/parse", json={"text": "all is well"}, timeout=30)
+        broken = requests.post(server.url + "/v1/parse", json={"text": "please miscount this"}, timeout=30)
+    finally:
+        stop(server)
+    assert fine.status_code == 200
+    assert broken.status_code == 503 and broken.json()["error"]["code"] == "model_corrupt"
+    assert "secret-path" not in broken.text and "Traceback" not in broken.text
+    assert "secret-path" in server.log.read_text(errors="replace")  # the operator keeps the detail
