@@ -16,6 +16,9 @@ class SlotTaggerError(Exception):
     code: str = "slot_tagger_error"
     http_status: int = 500
     exit_code: int = 2
+    # False for a fault of the server's whose message names its paths: the REST edge answers with
+    # the code only and logs the message.
+    message_for_clients: bool = True
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -38,6 +41,7 @@ class ModelNotFound(SlotTaggerError):
 
     code = "model_not_found"
     http_status = 503
+    message_for_clients = False
 
 
 class ModelCorrupt(SlotTaggerError):
@@ -45,6 +49,7 @@ class ModelCorrupt(SlotTaggerError):
 
     code = "model_corrupt"
     http_status = 503
+    message_for_clients = False
 
 
 # --- a client's input: fail that one sentence, answer the rest --------------------------
@@ -111,6 +116,7 @@ class InvalidSetting(SlotTaggerError):
     """A SLOT_TAGGER_* environment variable or create_app option that cannot be used."""
 
     code = "invalid_setting"
+    message_for_clients = False
 
 
 class InvalidRequest(InputError):

@@ -2,9 +2,9 @@
 
 `SlotTaggerError`s carry their own code and status; werkzeug's HTTP errors (404, 405, 413)
 get a code from their name; anything else is a bug, logged with its traceback on the server
-and answered as a bare 500, never with the traceback. A server-side `SlotTaggerError` (a 5xx,
-such as a model that breaks its contract mid-request) keeps its code, but its message, which
-names server paths, goes to the log only; `overloaded` is the exception, a message for the client.
+and answered as a bare 500, never with the traceback. A server fault whose message names server
+paths (`message_for_clients = False`, such as a model that breaks its contract mid-request) keeps
+its code, but its message goes to the log only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from service.api.metrics import ERRORS
-from service.errors import Overloaded, SlotTaggerError
+from service.errors import SlotTaggerError
 
 logger = logging.getLogger(__name__)
 SERVER_FAULT = "the server cannot answer this request; its log says why"
@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
 
 
 def handle_error(exc: Exception) -> tuple[Response, int]:
-    if isinstance(exc, SlotTaggerError) and exc.http_status >= 500 and not isinstance(exc, Overloaded):
+    if isinstance(exc, SlotTaggerError) and not exc.message_for_clients:
         logger.error("%s: %s", exc.code, exc.message)
         body, status = {"code": exc.code, "message": SERVER_FAULT}, exc.http_status
     elif isinstance(exc, SlotTaggerError):
