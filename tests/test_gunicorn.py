@@ -395,7 +395,10 @@ def _trickle(url: str, part: str, until: float, answers: list[bytes]) -> None:
                     break  # out of time, or the server has answered (or closed) already
                 sock.sendall(bytes([byte]))
                 time.sleep(0.2)
-            answers.append(sock.recv(65536))
+            answer = b""
+            while chunk := sock.recv(65536):  # the whole answer: the server closes after it
+                answer += chunk
+            answers.append(answer)
         except OSError:  # the server shut the connection: what the deadline is for
             answers.append(b"")
 
