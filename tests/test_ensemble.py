@@ -6,7 +6,6 @@ import tensorflow as tf
 
 from tests.conftest import FIXTURES, tiny_config
 from training.data import load_datasets
-from training.features import FEATURE_NAMES
 from training.inference import EndToEndTagger
 from training.pipeline import build_tagger
 
@@ -20,7 +19,7 @@ def _ensemble_tagger(intent_voting: bool = False) -> EndToEndTagger:
 
 def _member_logits(tagger: EndToEndTagger) -> dict[str, tf.Tensor]:
     features = tagger.featurizer(TOKENS)
-    return tagger.network([features[name] for name in FEATURE_NAMES])
+    return tagger.network([features[name] for name in tagger.featurizer.feature_names])
 
 
 def test_members_are_stacked_and_independently_initialized():

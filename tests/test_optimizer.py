@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from training.optimizer import LazyAdam
@@ -43,3 +44,15 @@ def test_dense_gradients_get_kerass_adam():
     lazy = _apply(LazyAdam(0.01), keras.Variable(start), [gradient, gradient])
     dense = _apply(keras.optimizers.Adam(0.01), keras.Variable(start), [gradient, gradient])
     np.testing.assert_array_equal(lazy, dense)
+
+
+def test_the_largest_gradient_norm_is_recorded_before_clipping_with_repeated_rows_summed():
+    table, dense = keras.Variable(np.zeros((4, 2), "float32")), keras.Variable(np.zeros(3, "float32"))
+    optimizer = LazyAdam(0.1, clipnorm=1.0)
+    # Row 1 twice: its gradient is the sum [3, 4], of norm 5, not two rows of norms 3 and 4.
+    sparse = tf.IndexedSlices(tf.constant([[3.0, 0.0], [0.0, 4.0]]), tf.constant([1, 1]), tf.constant((4, 2)))
+    optimizer.apply_gradients([(sparse, table), (tf.constant([0.0, 0.0, 12.0]), dense)])
+    assert float(optimizer.largest_gradient_norm.numpy()) == pytest.approx(13.0)  # sqrt(5² + 12²)
+    small = tf.IndexedSlices(tf.constant([[0.0, 1.0]]), tf.constant([2]), tf.constant((4, 2)))
+    optimizer.apply_gradients([(small, table), (tf.constant([1.0, 0.0, 0.0]), dense)])
+    assert float(optimizer.largest_gradient_norm.numpy()) == pytest.approx(13.0)  # a maximum, not the last norm

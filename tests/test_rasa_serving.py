@@ -29,7 +29,7 @@ NETWORK = {key: value for key, value in TINY.items() if key not in ("seq_data", 
 
 @pytest.fixture(scope="module")
 def bot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    overrides = {**NETWORK, "max_epochs": 60, "patience": 60, "lstm_units": 32, "word_dim": 32,
+    overrides = {**NETWORK, "max_epochs": 60, "patience": 60, "rnn_units": 32, "word_dim": 32,
                  "dropout": 0.1, "word_dropout": 0.0, "token_dropout": 0.0}
     return train_rasa(TRAIN, "tiny_bot", dev=TRAIN, models_dir=tmp_path_factory.mktemp("models"),
                       overrides=overrides)

@@ -118,7 +118,7 @@ def test_the_command_line_reads_paths_from_the_current_folder_with_dev_test_and_
     assert data["dev_source"] == data["test_source"] == f"read from {tmp_path / 'bot' / 'test.yml'}"
     assert set(data["files"]) == {"train", "dev", "test"}
     assert {"dev", "test"} <= set(metadata["metrics"]) and "intent_accuracy" in metadata["metrics"]["test"]
-    assert metadata["config"]["lstm_units"] == HYPERPARAMETERS["lstm_units"]
+    assert metadata["config"]["rnn_units"] == HYPERPARAMETERS["rnn_units"]
     assert result.stderr.count(UNUSED) == 1
 
 

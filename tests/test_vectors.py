@@ -42,9 +42,10 @@ def test_a_word_whose_id_is_hidden_in_training_loses_its_vector_too():
     word_ids = tf.constant([[5, 6, 1, 0]])  # two known words, an OOV one and padding
     vector_ids = tf.constant([[7, 8, 9, 0]])
     trigrams = tf.zeros((1, 4, 3), tf.int32)
-    hidden = simulate(word_ids, trigrams, word_ids, vector_ids, training=True)[3].numpy()[0]
+    ids = {"word_ids": word_ids, "trigram_ids": trigrams, "suffix_ids": word_ids, "vector_ids": vector_ids}
+    hidden = simulate(ids, training=True)["vector_ids"].numpy()[0]
     assert list(hidden) == [UNKNOWN_VECTOR, UNKNOWN_VECTOR, 9, 0]
-    kept = simulate(word_ids, trigrams, word_ids, vector_ids, training=False)[3].numpy()[0]
+    kept = simulate(ids, training=False)["vector_ids"].numpy()[0]
     assert list(kept) == [7, 8, 9, 0]
 
 

@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.export_contract import HEADS
+from training.features import TOKEN_FEATURES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The model's folder under models/, so it must not climb out of it or be empty.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+CELLS = ("lstm", "gru", "elman", "irnn", "jordan", "peephole_lstm", "none")
+MAX_RNN_LAYERS = 3
+# Earlier names of fields, still read from config files and --set.
+RENAMED = {"lstm_layers": "rnn_layers", "lstm_units": "rnn_units"}
 
 
 class ConfigError(ValueError):
@@ -39,7 +44,9 @@ class TrainConfig:
     rasa_dev: str = ""
     rasa_test: str = ""
     seed: int = 42
-    # featurization
+    # featurization: the learned token features, from TOKEN_FEATURES ("word" always: its ids are
+    # the padding mask); pretrained_vectors below adds frozen vectors
+    token_features: tuple[str, ...] = TOKEN_FEATURES
     min_word_count: int = 1  # rarer training words go to the OOV buckets
     oov_buckets: int = 8
     trigram_buckets: int = 16384
@@ -56,8 +63,13 @@ class TrainConfig:
     pretrained_vectors: bool = False
     # why 10000: 40,000 went over 20 MB, no dev gain; see docs/EXPERIMENTS.md#vector-extra-words-40000
     vector_extra_words: int = 10000
-    lstm_units: int = 128
-    lstm_layers: int = 2
+    # The encoder over the token features (training/recurrent.py): a recurrent cell from CELLS, or
+    # "none" for a feedforward tagger that reads each token alone.
+    cell: str = "lstm"
+    bidirectional: bool = True
+    rnn_units: int = 128
+    rnn_layers: int = 2  # stacked encoders, 1 to MAX_RNN_LAYERS
+    reverse_input: bool = False  # a one-directional encoder reads the sentence right to left
     # The intent from a vote of every token (as in Stack-Propagation, Qin et al. 2019) instead of
     # pooled states.
     # why: it also sharpened one-member ATIS slots on dev; see docs/EXPERIMENTS.md#token-voting-intent
@@ -75,7 +87,7 @@ class TrainConfig:
     # why 0.005 over 20 epochs: the old schedule's dev figures in 20 epochs, not 28 to 38 (docs/EXPERIMENTS.md#fast-training-schedule)
     learning_rate: float = 0.005  # the peak, reached after the warm-up
     warmup_epochs: float = 1.0  # linear warm-up from 0, then a cosine decay to 0 at max_epochs
-    clipnorm: float = 5.0
+    clipnorm: float = 5.0  # each weight's gradient is clipped to this norm; 0: no clipping
     # Adam updates only the embedding rows a batch looked up (training/optimizer.py), not every row.
     # why: a fifth off each step at the same dev figures; see docs/EXPERIMENTS.md#lazy-adam
     lazy_embedding_updates: bool = True
@@ -111,10 +123,12 @@ def load_config(path: Path, *override_files: Path, **overrides) -> TrainConfig:
     raw = _read_toml(path)
     for file in override_files:
         raw.update(_read_toml(file))
-    raw.update(overrides)
+    raw.update(_renamed(overrides, "--set"))
     source = ", ".join(str(file) for file in (path, *override_files))
     _check_keys(raw, source)
     raw["heads"] = tuple(raw.get("heads", ()))
+    if "token_features" in raw and isinstance(raw["token_features"], list):
+        raw["token_features"] = tuple(raw["token_features"])
     try:
         config = TrainConfig(**raw)
     except TypeError as error:
@@ -130,8 +144,17 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    raw = _renamed(raw, str(path))
     _check_keys(raw, str(path))
     return raw
+
+
+def _renamed(raw: dict, source: str) -> dict:
+    """`raw` with the old names of RENAMED fields read as the new ones."""
+    for old, new in RENAMED.items():
+        if old in raw and new in raw:
+            raise ConfigError(f"{source}: {old} is the old name of {new}; give only {new}")
+    return {RENAMED.get(key, key): value for key, value in raw.items()}
 
 
 def _check_keys(raw: dict, source: str) -> None:
@@ -167,6 +190,7 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         raise ConfigError(f"{source}: warmup_epochs must be 0 or more, got {config.warmup_epochs}")
     if not 0.0 <= config.ema_momentum < 1.0:
         raise ConfigError(f"{source}: ema_momentum must be at least 0 and below 1, got {config.ema_momentum}")
+    _validate_encoder(config, source)
     bad = [head for head in config.heads if head not in HEADS]
     if not config.heads or bad:
         raise ConfigError(f"{source}: heads must be a non-empty subset of {list(HEADS)}, got {list(config.heads)}")
@@ -178,6 +202,31 @@ def validate(config: TrainConfig, source: str = "config") -> None:
         if not config.data_dir(head):
             field = "conllu_data" if head == "pos" else "seq_data or rasa_data"
             raise ConfigError(f"{source}: head {head!r} needs {field} to name its dataset")
+
+
+def _validate_encoder(config: TrainConfig, source: str) -> None:
+    if config.cell not in CELLS:
+        raise ConfigError(f"{source}: cell must be one of {list(CELLS)}, got {config.cell!r}")
+    if not 1 <= config.rnn_layers <= MAX_RNN_LAYERS:
+        raise ConfigError(f"{source}: rnn_layers must be 1 to {MAX_RNN_LAYERS}, got {config.rnn_layers}")
+    if config.rnn_units < 1:
+        raise ConfigError(f"{source}: rnn_units must be at least 1, got {config.rnn_units}")
+    if config.cell == "none" and (config.bidirectional or config.reverse_input):
+        raise ConfigError(f"{source}: cell 'none' reads each token alone, so it has no direction: "
+                          "set bidirectional = false and reverse_input = false")
+    if config.reverse_input and config.bidirectional:
+        raise ConfigError(f"{source}: reverse_input is for a one-directional encoder; set bidirectional = false")
+    if config.cell == "jordan" and not {"slots", "pos"} & set(config.heads):
+        raise ConfigError(f"{source}: cell 'jordan' feeds back a token head's labels: heads need 'slots' or 'pos'")
+    if config.cell == "jordan" and config.rnn_layers != 1:
+        raise ConfigError(f"{source}: cell 'jordan' feeds back the output labels, which only the top layer has: "
+                          f"set rnn_layers = 1, got {config.rnn_layers}")
+    unknown = [name for name in config.token_features if name not in TOKEN_FEATURES]
+    if unknown or "word" not in config.token_features or len(set(config.token_features)) != len(config.token_features):
+        raise ConfigError(f"{source}: token_features must be distinct names from {list(TOKEN_FEATURES)} "
+                          f"including 'word', got {list(config.token_features)}")
+    if config.clipnorm < 0:
+        raise ConfigError(f"{source}: clipnorm must be 0 (no clipping) or more, got {config.clipnorm}")
 
 
 def _has_type(value: object, expected: type) -> bool:

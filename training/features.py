@@ -15,9 +15,11 @@ import tensorflow as tf
 
 from service.export_contract import PAD_TOKEN
 
-# The featurizer's outputs, in the order the network takes them as inputs; a featurizer given
+# The token features a config may switch on ("word" always), each with the name of its ids: the
+# featurizer's outputs, in the order the network takes them as inputs. A featurizer given
 # pretrained vectors' words adds "vector_ids" (see TokenFeaturizer.feature_names).
-FEATURE_NAMES = ("word_ids", "trigram_ids", "suffix_ids", "shape_ids")
+FEATURE_IDS = {"word": "word_ids", "trigram": "trigram_ids", "suffix": "suffix_ids", "shape": "shape_ids"}
+TOKEN_FEATURES = tuple(FEATURE_IDS)
 VECTOR_IDS = "vector_ids"
 
 # Case/shape classes: lower-cased chatbot text and cased treebank text both carry information here.
@@ -34,7 +36,8 @@ SHAPE_COUNT = len(SHAPE_PATTERNS) + 2
 
 
 class TokenFeaturizer(keras.layers.Layer):
-    """Maps a `[batch, time]` string tensor to word, trigram, suffix and shape ids.
+    """Maps a `[batch, time]` string tensor to the ids of its `token_features`: word, trigram,
+    suffix and shape ids by default.
 
     Word ids come from a lower-cased vocabulary with hashed out-of-vocabulary buckets; trigram ids
     hash the letter trigrams of `#word#` into buckets (0 is padding), so unseen words still get
@@ -50,6 +53,7 @@ class TokenFeaturizer(keras.layers.Layer):
         max_trigrams: int,
         suffix_buckets: int,
         vector_words: Sequence[str] = (),
+        token_features: Sequence[str] = TOKEN_FEATURES,
         **kwargs,
     ):
         super().__init__(trainable=False, **kwargs)
@@ -58,6 +62,7 @@ class TokenFeaturizer(keras.layers.Layer):
         self.trigram_buckets = trigram_buckets
         self.max_trigrams = max_trigrams
         self.suffix_buckets = suffix_buckets
+        self.token_features = [name for name in TOKEN_FEATURES if name in token_features]
         self.lookup = keras.layers.StringLookup(
             vocabulary=self.vocabulary,
             num_oov_indices=oov_buckets,
@@ -72,7 +77,8 @@ class TokenFeaturizer(keras.layers.Layer):
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return FEATURE_NAMES + (VECTOR_IDS,) if self.vector_words else FEATURE_NAMES
+        names = tuple(FEATURE_IDS[name] for name in self.token_features)
+        return names + (VECTOR_IDS,) if self.vector_words else names
 
     @property
     def word_count(self) -> int:
@@ -82,12 +88,13 @@ class TokenFeaturizer(keras.layers.Layer):
     def call(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
         lowered = tf.strings.lower(tokens, encoding="utf-8")
         is_token = tf.not_equal(tokens, PAD_TOKEN)
-        features = {
-            "word_ids": tf.cast(self.lookup(lowered), tf.int32),
-            "trigram_ids": self._trigram_ids(lowered),
-            "suffix_ids": self._suffix_ids(lowered, is_token),
-            "shape_ids": shape_ids(tokens),
-        }
+        features = {"word_ids": tf.cast(self.lookup(lowered), tf.int32)}
+        if "trigram" in self.token_features:
+            features["trigram_ids"] = self._trigram_ids(lowered)
+        if "suffix" in self.token_features:
+            features["suffix_ids"] = self._suffix_ids(lowered, is_token)
+        if "shape" in self.token_features:
+            features["shape_ids"] = shape_ids(tokens)
         if self.vector_words:
             features[VECTOR_IDS] = tf.cast(self.vector_lookup(lowered), tf.int32)
         return features
@@ -115,6 +122,7 @@ class TokenFeaturizer(keras.layers.Layer):
             "max_trigrams": self.max_trigrams,
             "suffix_buckets": self.suffix_buckets,
             "vector_words": self.vector_words,
+            "token_features": self.token_features,
         }
 
 

@@ -56,9 +56,10 @@ def build_tagger(config: TrainConfig, datasets: list[Dataset]) -> EndToEndTagger
         max_trigrams=config.max_trigrams,
         suffix_buckets=config.suffix_buckets,
         vector_words=vector_words,
+        token_features=config.token_features,
     )
     label_counts = {head: len(names) for head, names in labels.items()}
-    network = build_network(config, featurizer.word_count, label_counts, vector_rows)
+    network = build_network(config, featurizer.feature_names, featurizer.word_count, label_counts, vector_rows)
     return EndToEndTagger(featurizer, network, labels)
 
 
@@ -108,6 +109,7 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "heads": list(config.heads),
         "labels": tagger.labels,
         "vocabulary_size": len(tagger.featurizer.vocabulary),
+        "parameters": tagger.network.count_params(),
         "config": dataclasses.asdict(config),
         "data": data,
         "metrics": metrics,
@@ -119,6 +121,8 @@ def run(config: TrainConfig, models_dir: Path, data_dir: Path) -> Path:
         "best_epoch": history.best_epoch,
         "stopped_because": history.stopped_because,
         "cut_short": history.cut_short,
+        # per epoch, before clipping: an exploding gradient shows here
+        "largest_gradient_norm": [round(norm, 4) for norm in history.largest_gradient_norm],
         # text (lower-cased) -> the entity value it stands for, for serving to map extracted text with
         **({"synonyms": rasa.synonyms} if rasa else {}),
     }

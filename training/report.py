@@ -67,7 +67,8 @@ def write_report(
     lines += ["", "![learning curve](learning_curve.png)", "", "## Dev metrics per epoch", ""]
     for epoch, values in enumerate(history.dev_metrics, start=1):
         scores = ", ".join(f"{name} {value}" for name, value in values.items())
-        lines.append(f"- epoch {epoch}: loss {history.train_loss[epoch - 1]:.4f}; {scores}")
+        norm = history.largest_gradient_norm[epoch - 1]
+        lines.append(f"- epoch {epoch}: loss {history.train_loss[epoch - 1]:.4f}, largest gradient norm {norm:.3g}; {scores}")
     lines += ["", "## Config", "", "```"]
     lines += [f"{key} = {value!r}" for key, value in dataclasses.asdict(config).items()]
     lines += ["```", ""]

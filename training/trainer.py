@@ -22,7 +22,7 @@ from training.config import TrainConfig
 from training.data import BatchMaker
 from training.evaluation import evaluate
 from training.inference import EndToEndTagger
-from training.optimizer import LazyAdam
+from training.optimizer import LazyAdam, NormRecordingAdam
 from training.readers import Sentence
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class TrainingHistory:
     steps_per_epoch: int = 0
     passes_per_epoch: float = 1.0  # above 1 when min_steps stretched each epoch over several passes over train
     peak_learning_rate: float = 0.0
+    largest_gradient_norm: list[float] = field(default_factory=list)  # per epoch, before clipping
 
 
 def dev_score(metrics: dict[str, float]) -> float:
@@ -54,7 +55,8 @@ def dev_score(metrics: dict[str, float]) -> float:
 
 class DevScoring(keras.callbacks.Callback):
     """Scores dev after every epoch through the exported decoding (Viterbi over the served
-    function), records it, and logs the dev score for the callbacks after it."""
+    function), records it with the epoch's largest gradient norm, and logs the dev score for the
+    callbacks after it."""
 
     def __init__(self, tagger: EndToEndTagger, dev: list[list[Sentence]], history: TrainingHistory):
         super().__init__()
@@ -68,6 +70,9 @@ class DevScoring(keras.callbacks.Callback):
         for sentences in self.dev:
             metrics.update(evaluate(self.tagger.serve, sentences))
         logs[DEV_SCORE] = dev_score(metrics)
+        largest_norm = self.model.optimizer.largest_gradient_norm
+        self.history.largest_gradient_norm.append(float(largest_norm.numpy()))
+        largest_norm.assign(0.0)
         self.history.train_loss.append(float(logs.get("loss", float("nan"))))
         self.history.dev_metrics.append(metrics)
         self.history.dev_score.append(logs[DEV_SCORE])
@@ -174,10 +179,10 @@ def learning_rate_schedule(
 def compile_network(
     network: keras.Model, heads: tuple[str, ...], config: TrainConfig, steps_per_epoch: int, peak: float | None = None
 ) -> None:
-    adam = LazyAdam if config.lazy_embedding_updates else keras.optimizers.Adam
+    adam = LazyAdam if config.lazy_embedding_updates else NormRecordingAdam
     optimizer = adam(
         learning_rate=learning_rate_schedule(config, steps_per_epoch, peak),
-        clipnorm=config.clipnorm,
+        clipnorm=config.clipnorm or None,
         use_ema=config.ema_momentum > 0,
         ema_momentum=config.ema_momentum,
     )
