@@ -186,8 +186,8 @@ def write_ablation_report(results: Results, docs: Path, command: str = "make abl
         f"Written by `{command}` (`python -m training.ablation`) on {datetime.date.today().isoformat()}, "
         f"on {_machine()}, at commit {_commit()}.",
         f"Every row trains `training/configs/atis.toml` with its overrides for the same budget of "
-        f"{', '.join(map(str, epochs))} epochs (atis.toml trains 20; the learning-rate schedule is stretched to "
-        f"the budget, and early stopping keeps its patience of {first['patience']}) with seeds {', '.join(map(str, seeds))}.",
+        f"{', '.join(map(str, epochs))} epochs (early stopping with atis.toml's patience of {first['patience']} epochs)"
+        f" with seeds {', '.join(map(str, seeds))}.",
         "Cells show the mean over seeds ± half the range between them. Test figures are reported, never used to choose:"
         " the depth rows take the bidirectional cell with the best mean dev slot F1.",
         "",
