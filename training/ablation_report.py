@@ -28,7 +28,7 @@ Metric = Callable[[dict], float]
 DISTANCE_BUCKETS = ("1", "2", "3-4", "5+")
 
 
-def test_f1(result: dict) -> float:
+def f1_on_test(result: dict) -> float:
     return result["metrics"]["test"]["slot_f1"]
 
 
@@ -50,7 +50,7 @@ def peak_gradient_norm(result: dict) -> float:
 
 COLUMNS: list[tuple[str, Metric, str]] = [
     ("dev slot F1", lambda r: r["metrics"]["dev"]["slot_f1"], ".2f"),
-    ("test slot F1", test_f1, ".2f"),
+    ("test slot F1", f1_on_test, ".2f"),
     ("dev intent", lambda r: r["metrics"]["dev"]["intent_accuracy"], ".2f"),
     ("test intent", lambda r: r["metrics"]["test"]["intent_accuracy"], ".2f"),
     ("unseen-city dev F1", unseen_f1, ".2f"),
@@ -84,8 +84,8 @@ def claims(results: Results) -> list[Claim]:
               "role-slot F1 at cue distance ≥ 3 on test", far_f1, "elman uni", "lstm uni"),
         Claim("Gates keep long context where a simple RNN forgets (GRU)",
               "role-slot F1 at cue distance ≥ 3 on test", far_f1, "elman uni", "gru uni"),
-        Claim("Reading both directions beats one", "test slot F1", test_f1, "lstm uni", "lstm bi"),
-        *[Claim(f"Stacking helps ({name.split('×')[1]} layers of the best cell, {best})", "test slot F1", test_f1, best, name)
+        Claim("Reading both directions beats one", "test slot F1", f1_on_test, "lstm uni", "lstm bi"),
+        *[Claim(f"Stacking helps ({name.split('×')[1]} layers of the best cell, {best})", "test slot F1", f1_on_test, best, name)
           for name in depth],
         Claim("Word hashing (letter trigrams) rescues unseen words where a 1-of-N vocabulary with an other bucket cannot",
               "unseen-city dev slot F1", unseen_f1, "1-of-N word + other", "+ trigrams"),
@@ -93,15 +93,15 @@ def claims(results: Results) -> list[Claim]:
         Claim("Pretrained vectors add to the learned features", "unseen-city dev slot F1", unseen_f1, "+ suffix, shape", "lstm bi"),
         Claim("Gradient clipping keeps a simple RNN's gradients from exploding",
               "largest gradient norm before clipping", peak_gradient_norm, "elman bi unclipped", "elman bi", lower_is_better=True),
-        Claim("Gradient clipping helps a simple RNN", "test slot F1", test_f1, "elman bi unclipped", "elman bi"),
-        Claim("Gradient clipping helps an LSTM", "test slot F1", test_f1, "lstm bi unclipped", "lstm bi"),
+        Claim("Gradient clipping helps a simple RNN", "test slot F1", f1_on_test, "elman bi unclipped", "elman bi"),
+        Claim("Gradient clipping helps an LSTM", "test slot F1", f1_on_test, "lstm bi unclipped", "lstm bi"),
         Claim("Identity initialization with ReLU (IRNN) keeps long context better than a tanh RNN",
               "role-slot F1 at cue distance ≥ 3 on test", far_f1, "elman uni", "irnn uni"),
-        Claim("IRNN tags better than a tanh RNN", "test slot F1", test_f1, "elman uni", "irnn uni"),
-        Claim("Reversed input helps a one-directional LSTM", "test slot F1", test_f1, "lstm uni", "lstm uni reversed"),
-        Claim("A Jordan network does better than an Elman network (one direction)", "test slot F1", test_f1, "elman uni", "jordan uni"),
-        Claim("A Jordan network does better than an Elman network (both directions)", "test slot F1", test_f1, "elman bi", "jordan bi"),
-        Claim("Peepholes help an LSTM", "test slot F1", test_f1, "lstm bi", "peephole_lstm bi"),
+        Claim("IRNN tags better than a tanh RNN", "test slot F1", f1_on_test, "elman uni", "irnn uni"),
+        Claim("Reversed input helps a one-directional LSTM", "test slot F1", f1_on_test, "lstm uni", "lstm uni reversed"),
+        Claim("A Jordan network does better than an Elman network (one direction)", "test slot F1", f1_on_test, "elman uni", "jordan uni"),
+        Claim("A Jordan network does better than an Elman network (both directions)", "test slot F1", f1_on_test, "elman bi", "jordan bi"),
+        Claim("Peepholes help an LSTM", "test slot F1", f1_on_test, "lstm bi", "peephole_lstm bi"),
     ]
     return [claim for claim in listed if claim.baseline in results and claim.better in results]
 
@@ -152,21 +152,23 @@ def plot(results: Results, path: Path) -> Path:
     figure, (scores, norms) = plt.subplots(1, 2, figsize=(13, 0.32 * len(results) + 2))
     names = list(results)
     for position, name in enumerate(names):
-        values = [test_f1(r) for r in results[name]]
+        values = [f1_on_test(r) for r in results[name]]
         scores.barh(position, statistics.mean(values), color="tab:blue", alpha=0.5)
         scores.plot(values, [position] * len(values), "k.")
     scores.set_yticks(range(len(names)), names)
     scores.invert_yaxis()
-    floor = min(test_f1(r) for runs in results.values() for r in runs)
+    floor = min(f1_on_test(r) for runs in results.values() for r in runs)
     scores.set_xlim(max(0.0, floor - 5), 100)
     scores.set_xlabel("ATIS test slot F1 (bar: mean, dots: seeds)")
+    scores.set_title("every row")
     for name in ("elman bi", "elman bi unclipped", "lstm bi", "lstm bi unclipped"):
         for run in results.get(name, []):
             norms.plot(range(1, len(run["largest_gradient_norm"]) + 1), run["largest_gradient_norm"],
                        label=f"{name}, seed {run['seed']}", linestyle="--" if "unclipped" in name else "-")
     norms.set_yscale("log")
     norms.set_xlabel("epoch")
-    norms.set_ylabel("largest gradient norm in the epoch (before clipping)")
+    norms.set_ylabel("largest gradient norm (before clipping)")
+    norms.set_title("clipping on (solid) and off (dashed)")
     norms.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -191,6 +193,7 @@ def write_ablation_report(results: Results, docs: Path, command: str = "make abl
         "Cells show the mean over seeds ± half the range between them. Test figures are reported, never used to choose:"
         " the depth rows take the bidirectional cell with the best mean dev slot F1.",
         "",
+        "- `none` reads each token alone, so it has no direction and one row; every recurrent cell has two.",
         "- `lstm bi` is atis.toml itself: all four token features and the GloVe vectors. The feature rows drop the"
         " vectors and then the features one by one, so they read upwards to it.",
         "- The unseen-city dev variant replaces every city in dev with a real city no training sentence holds"
