@@ -57,4 +57,4 @@ def test_the_report_has_a_row_per_result_and_only_the_claims_it_can_judge(tmp_pa
     assert text.count("| `") == 3 and (tmp_path / "ablation.png").stat().st_size > 0
     assert "Reading both directions beats one: **supported**" in text
     assert "a recurrent memory can: **supported**" in text  # none against lstm uni
-    assert "Jordan" not in text  # no jordan rows, so no verdict about them
+    assert "A Jordan network does better" not in text  # no jordan rows, so no verdict about them
