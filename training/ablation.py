@@ -21,15 +21,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.model_store import load_model
+from service.model_store import LoadedModel, load_model
 from service.predictor import Predictor
+from training.ablation_report import write_ablation_report
 from training.config import REPO_ROOT, default_data_dir, load_config, resolve_data_path
 from training.evaluation import predict
-from training.ablation_report import write_ablation_report
 from training.pipeline import run
-from training.readers import read_split
+from training.readers import Sentence, read_split
 from training.slot_analysis import f1_by_cue_distance, role_pair_f1
-from training.unseen_cities import replace_cities, unseen_city_names
+from training.unseen_cities import unseen_city_dev
 
 BASE_CONFIG = REPO_ROOT / "training" / "configs" / "atis.toml"
 RUNS = REPO_ROOT / "runs" / "ablation"
@@ -90,7 +90,7 @@ def run_one(row: Row, seed: int, epochs: int, runs: Path) -> dict:
     metadata = json.loads((version_dir / "metadata.json").read_text(encoding="utf-8"))
     atis = resolve_data_path(config.seq_data, data_dir)
     test, dev = read_split(atis, "test"), read_split(atis, "dev")
-    unseen_dev = replace_cities(dev, unseen_city_names(read_split(atis, "train")), seed=0)
+    unseen_dev = unseen_city_dev(read_split(atis, "train"), dev)
     model = load_model(version_dir)
     predicted = {name: [p["slots"] for p in predict(model.signature, sentences)]
                  for name, sentences in (("test", test), ("unseen_dev", unseen_dev))}
@@ -111,7 +111,7 @@ def run_one(row: Row, seed: int, epochs: int, runs: Path) -> dict:
     }
 
 
-def serving_latency_ms(model, sentences) -> float:
+def serving_latency_ms(model: LoadedModel, sentences: list[Sentence]) -> float:
     """Median milliseconds to tag one sentence the way the REST server does (the compiled
     single-sentence signature, through the Predictor), after a warm-up pass."""
     predictor = Predictor(model, compiled_single=True)

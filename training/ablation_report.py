@@ -201,6 +201,7 @@ METHOD_NOTES = [
 
 def write_ablation_report(results: Results, docs: Path, command: str = "make ablation") -> Path:
     """Writes docs/ABLATION.md and docs/ablation.png; returns the Markdown's path."""
+    docs.mkdir(parents=True, exist_ok=True)
     plot(results, docs / "ablation.png")
     first = results[next(iter(results))][0]
     epochs = sorted({r["max_epochs"] for runs in results.values() for r in runs})

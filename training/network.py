@@ -120,7 +120,10 @@ def build_network(
     """Builds the tagger over the feature ids `feature_names` (the featurizer's, in its order);
     `label_counts` names the heads and their label set sizes; `vectors`, if given, are the
     pretrained rows for vector ids 2, 3, … (kept frozen)."""
-    inputs = {name: keras.Input(_INPUT_SHAPES[name](config), dtype="int32", name=name) for name in feature_names}
+    inputs = {
+        name: keras.Input((None, config.max_trigrams) if name == "trigram_ids" else (None,), dtype="int32", name=name)
+        for name in feature_names
+    }
     tokens = _token_features(config, inputs, word_count, vectors)
     tokens = layers.Dropout(config.dropout)(tokens)
 
@@ -129,15 +132,6 @@ def build_network(
     members = [_member(tokens, mask, config, label_counts, index) for index in range(config.ensemble_size)]
     outputs = {head: ops.stack([member[head] for member in members], axis=-2) for head in label_counts}
     return keras.Model(inputs=[inputs[name] for name in feature_names], outputs=outputs, name=f"tagger_{config.name}")
-
-
-_INPUT_SHAPES = {
-    "word_ids": lambda config: (None,),
-    "trigram_ids": lambda config: (None, config.max_trigrams),
-    "suffix_ids": lambda config: (None,),
-    "shape_ids": lambda config: (None,),
-    "vector_ids": lambda config: (None,),
-}
 
 
 def _token_features(config: TrainConfig, inputs: dict, word_count: int, vectors: np.ndarray | None):

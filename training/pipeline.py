@@ -31,7 +31,7 @@ from training.rasa_dataset import RasaSource
 from training.readers import DatasetError
 from training.report import plot_learning_curve, write_report
 from training.trainer import train
-from training.unseen_cities import replace_cities, unseen_city_names
+from training.unseen_cities import unseen_city_dev
 from training.vectors import select_vectors
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,7 @@ def measure(tagger: EndToEndTagger, datasets: list[Dataset]) -> dict[str, dict[s
             if "slots" in dataset.heads:
                 metrics[f"{split}_argmax"].update(evaluate(argmax.serve, dataset.splits[split]))
         if any(tag.endswith("city_name") for tag in tagger.labels.get("slots", [])) and "slots" in dataset.heads:
-            cities = unseen_city_names(dataset.splits["train"])
-            variant = replace_cities(dataset.splits["dev"], cities, seed=0)
+            variant = unseen_city_dev(dataset.splits["train"], dataset.splits["dev"])
             metrics["dev_unseen_cities"] = evaluate(tagger.serve, variant)
         if "pos" in dataset.heads:
             metrics["dev_lowercased"] = evaluate(tagger.serve, lowercased(dataset.splits["dev"]))
