@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from training.config import TrainConfig
+from training.config import RENAMED, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = "ac42b30"  # the last commit with the plateau-cut schedule, batches of 32 and the 13-minute budget
@@ -83,8 +83,11 @@ def exported_metrics(name: str) -> dict | None:
 
 def same_config(exported: dict, current: dict) -> bool:
     """The same config, where a field added after the export counts as the same at its default
-    (which is how the export was trained)."""
-    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    (which is how the export was trained) and a renamed field by its new name."""
+    # As metadata.json holds them: a tuple default reads back as a list.
+    fields = dataclasses.fields(TrainConfig)
+    defaults = json.loads(json.dumps({f.name: f.default for f in fields if f.default is not dataclasses.MISSING}))
+    exported = {RENAMED.get(key, key): value for key, value in exported.items()}
     return set(exported) <= set(current) and all(exported.get(key, defaults.get(key)) == value for key, value in current.items())
 
 

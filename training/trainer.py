@@ -55,8 +55,7 @@ def dev_score(metrics: dict[str, float]) -> float:
 
 class DevScoring(keras.callbacks.Callback):
     """Scores dev after every epoch through the exported decoding (Viterbi over the served
-    function), records it with the epoch's largest gradient norm, and logs the dev score for the
-    callbacks after it."""
+    function), records it, and logs the dev score for the callbacks after it."""
 
     def __init__(self, tagger: EndToEndTagger, dev: list[list[Sentence]], history: TrainingHistory):
         super().__init__()
@@ -70,12 +69,23 @@ class DevScoring(keras.callbacks.Callback):
         for sentences in self.dev:
             metrics.update(evaluate(self.tagger.serve, sentences))
         logs[DEV_SCORE] = dev_score(metrics)
-        largest_norm = self.model.optimizer.largest_gradient_norm
-        self.history.largest_gradient_norm.append(float(largest_norm.numpy()))
-        largest_norm.assign(0.0)
         self.history.train_loss.append(float(logs.get("loss", float("nan"))))
         self.history.dev_metrics.append(metrics)
         self.history.dev_score.append(logs[DEV_SCORE])
+
+
+class GradientNorms(keras.callbacks.Callback):
+    """Records the epoch's largest gradient norm (the optimizer keeps the maximum, training/optimizer.py)
+    and starts the next epoch's from zero."""
+
+    def __init__(self, history: TrainingHistory):
+        super().__init__()
+        self.history = history
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        largest = self.model.optimizer.largest_gradient_norm
+        self.history.largest_gradient_norm.append(float(largest.numpy()))
+        largest.assign(0.0)
 
 
 class WallClockLimit(keras.callbacks.Callback):
@@ -202,12 +212,11 @@ def train(
 ) -> TrainingHistory:
     """Trains `tagger.network` in place (best dev epoch restored) and returns the history."""
     network = tagger.network
-    steps = steps_per_epoch(batches.batches_per_epoch(), config)
-    peak = peak_learning_rate(config, batches.batches_per_epoch())
+    one_pass = batches.batches_per_epoch()
+    steps = steps_per_epoch(one_pass, config)
+    peak = peak_learning_rate(config, one_pass)
     compile_network(network, tuple(tagger.labels), config, steps, peak)
-    history = TrainingHistory(
-        steps_per_epoch=steps, passes_per_epoch=steps / batches.batches_per_epoch(), peak_learning_rate=peak
-    )
+    history = TrainingHistory(steps_per_epoch=steps, passes_per_epoch=steps / one_pass, peak_learning_rate=peak)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=DEV_SCORE, mode="max", patience=config.patience, restore_best_weights=True
     )
@@ -215,6 +224,7 @@ def train(
     averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if network.optimizer.use_ema else []
     callbacks = [
         *averaging,
+        GradientNorms(history),
         DevScoring(tagger, dev, history),
         early_stopping,
         WallClockLimit(config.max_minutes, history),
