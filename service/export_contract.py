@@ -30,8 +30,10 @@ SIGNATURE = "serving_default"
 # request): a fifth less time per call, but XLA compiles once per input shape, so it pads the
 # width to a multiple of COMPILED_WIDTH_STEP and serves up to COMPILED_MAX_WIDTH tokens; callers
 # use SIGNATURE for wider input and for batches (docs/EXPERIMENTS.md#serving-compiled-signature).
+# A step of 4, not 8: less padding per request for one more second of worker start-up
+# (docs/EXPERIMENTS.md#lstm-input-projection).
 COMPILED_SIGNATURE = "serving_compiled"
-COMPILED_WIDTH_STEP = 8
+COMPILED_WIDTH_STEP = 4
 COMPILED_MAX_WIDTH = 32
 
 METADATA_FILE = "metadata.json"

@@ -17,7 +17,7 @@ from service.predictor import Predictor
 from tests.conftest import FIXTURES, tiny_config
 from training.config import CELLS, ConfigError, load_config
 from training.pipeline import run
-from training.recurrent import JordanCell, PeepholeLSTMCell, recurrent_layer
+from training.recurrent import JordanCell, PeepholeLSTMCell, ProjectedInputLSTMCell, recurrent_layer
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -69,6 +69,22 @@ def test_padding_changes_no_output_of_any_variant(variant) -> None:
     np.testing.assert_allclose(batch["slot_confidence"][1, :2], alone["slot_confidence"][0], atol=1e-5)
     np.testing.assert_allclose(batch["intent_probabilities"][1], alone["intent_probabilities"][0], atol=1e-5)
     assert batch["slots"][1, 2:].numpy().tolist() == [b""] * 4
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_lstm_with_its_input_projection_out_of_the_loop_is_keras_lstm(bidirectional) -> None:
+    """Same weights, same outputs as Keras's LSTM, padding masked alike, in both directions."""
+    sequences = np.random.default_rng(2).normal(size=(3, 6, 5)).astype("float32")
+    mask = np.arange(6)[None, :] < np.array([[6], [4], [1]])
+    ours, keras_lstm = recurrent_layer("lstm", 4), keras.layers.LSTM(4, return_sequences=True)
+    if bidirectional:
+        ours, keras_lstm = keras.layers.Bidirectional(ours), keras.layers.Bidirectional(keras_lstm)
+    ours(sequences, mask=mask)
+    keras_lstm(sequences, mask=mask)
+    ours.set_weights(keras_lstm.get_weights())
+    np.testing.assert_allclose(ours(sequences, mask=mask), keras_lstm(sequences, mask=mask), atol=1e-6)
+    with pytest.raises(ValueError, match="no dropout"):
+        ProjectedInputLSTMCell(4, dropout=0.1)
 
 
 def test_a_peephole_cell_without_peepholes_is_keras_lstm_cell_and_its_peepholes_matter() -> None:

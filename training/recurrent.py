@@ -1,15 +1,53 @@
 """The encoders a config's `cell` chooses, the recurrent family the tagger's design rests on.
 
-`lstm`, `gru` and `elman` (a simple tanh RNN) are Keras's own layers; `irnn` is Keras's simple RNN
-with ReLU and an identity recurrent kernel (Le, Jaitly and Hinton 2015); `peephole_lstm` and
-`jordan` are cells written here, since Keras 3 ships neither; `none` reads every token alone with
-a dense layer, a feedforward tagger over the same features. `docs/ABLATION.md` measures them all.
+`lstm` is Keras's LSTM cell with its input projection taken out of the time loop
+(`ProjectedInputLSTMCell`); `gru` and `elman` (a simple tanh RNN) are Keras's own layers; `irnn`
+is Keras's simple RNN with ReLU and an identity recurrent kernel (Le, Jaitly and Hinton 2015);
+`peephole_lstm` and `jordan` are cells written here, since Keras 3 ships neither; `none` reads
+every token alone with a dense layer, a feedforward tagger over the same features.
+`docs/ABLATION.md` measures them all.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="slot_tagger")
+class ProjectedInputLSTMCell(layers.LSTMCell):
+    """Keras's LSTM cell (the same weights, initializers and gates) whose step input is already
+    x_t W + b: `ProjectedInputRNN` computes it for every step in one matrix product before the time
+    loop, so each step only adds h_{t-1} U. Keras's own loop multiplies x_t W one token at a time,
+    which for a lone sentence (a REST request) reads all of W from memory once per token
+    (docs/EXPERIMENTS.md#lstm-input-projection). No dropout inside the cell: the network drops
+    out between layers."""
+
+    def __init__(self, units: int, **kwargs):
+        if kwargs.get("dropout") or kwargs.get("recurrent_dropout"):
+            raise ValueError("ProjectedInputLSTMCell takes no dropout; drop out between layers instead")
+        super().__init__(units, **kwargs)
+
+    def project(self, sequences):
+        return ops.matmul(sequences, self.kernel) + self.bias
+
+    def call(self, projected, states, training=False):
+        hidden, cell = states
+        z = projected + ops.matmul(hidden, self.recurrent_kernel)
+        z_input, z_forget, z_candidate, z_output = ops.split(z, 4, axis=-1)
+        gate = self.recurrent_activation
+        cell = gate(z_forget) * cell + gate(z_input) * self.activation(z_candidate)
+        hidden = gate(z_output) * self.activation(cell)
+        return hidden, [hidden, cell]
+
+
+@keras.saving.register_keras_serializable(package="slot_tagger")
+class ProjectedInputRNN(layers.RNN):
+    """Keras's RNN layer for a cell with a `project` method, applied to the whole sequence before
+    the time loop. Masking, direction and `Bidirectional` work as for any Keras RNN."""
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        return super().inner_loop(self.cell.project(sequences), initial_state, mask, training=training)
 
 
 @keras.saving.register_keras_serializable(package="slot_tagger")
@@ -88,7 +126,7 @@ def recurrent_layer(
     the fed-back distribution of a Jordan cell."""
     common = {"return_sequences": True, "go_backwards": go_backwards, "name": name}
     if cell == "lstm":
-        return layers.LSTM(units, **common)
+        return ProjectedInputRNN(ProjectedInputLSTMCell(units), **common)
     if cell == "gru":
         return layers.GRU(units, **common)
     if cell == "elman":
