@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from service.model_store import resolve_version_dir
+from tests.bench_training import BASELINE, benchmarks_at
 
 COLUMNS = (
     ("slot F1", "slot_f1"),
@@ -75,6 +77,30 @@ def lowercased_table(rows: list[tuple[str, Path, dict]]) -> list[str]:
     return gap_table(rows, "EWT dev UPOS acc | the same sentences lower-cased", "dev_lowercased", "upos_accuracy")
 
 
+def recorded_figures(benchmarks: str) -> dict[tuple[str, str], dict[str, float]]:
+    """Each (model, split) row of the accuracy table in a BENCHMARKS.md text, by metric key."""
+    accuracy = benchmarks.split("### Accuracy", 1)[-1].split("###", 1)[0]
+    figures = {}
+    for name, split, cells in re.findall(r"^\| (\w+) \| (dev|test) \| (.+) \|$", accuracy, re.MULTILINE):
+        values = [cell.strip() for cell in cells.split("|")]
+        figures[name, split] = {key: float(value) for (_, key), value in zip(COLUMNS, values, strict=True) if value != "—"}
+    return figures
+
+
+def against_baseline_table(rows: list[tuple[str, Path, dict]], revision: str = BASELINE) -> list[str]:
+    """Today's dev and test figures beside those the baseline commit's BENCHMARKS.md recorded."""
+    before = recorded_figures(benchmarks_at(revision))
+    lines = [f"| model | split | metric | {revision} | now | change |", "|---|---|---|---|---|---|"]
+    for name, _, metadata in rows:
+        for split in ("dev", "test"):
+            for label, key in COLUMNS:
+                now = metadata["metrics"][split].get(key)
+                then = before.get((name, split), {}).get(key)
+                if now is not None and then is not None:
+                    lines.append(f"| {name} | {split} | {label} | {then:.2f} | {now:.2f} | {now - then:+.2f} |")
+    return lines
+
+
 def ended_by(metadata: dict) -> str:
     """How training ended; a run the wall-clock limit stopped is flagged, since it depends on the machine."""
     if metadata.get("cut_short"):
@@ -107,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         ("Words never seen in training", unseen_table),
         ("Lower-cased text, as chatbot users type it", lowercased_table),
         ("Training cost and size", cost_table),
+        (f"Beside the baseline's figures (issue 20: {BASELINE}, from its BENCHMARKS.md)", against_baseline_table),
     ):
         print(f"### {title}\n")
         print("\n".join(table(rows)) + "\n")

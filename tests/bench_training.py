@@ -46,9 +46,14 @@ def baseline_tree(revision: str) -> Iterator[Path]:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=REPO, capture_output=True)
 
 
+def benchmarks_at(revision: str) -> str:
+    """BENCHMARKS.md as it was committed at `revision`."""
+    return subprocess.run(["git", "show", f"{revision}:BENCHMARKS.md"], cwd=REPO, check=True, capture_output=True, text=True).stdout
+
+
 def recorded_epochs(revision: str) -> dict[str, int]:
     """Epochs each model ran at `revision`, from the cost table of its BENCHMARKS.md."""
-    text = subprocess.run(["git", "show", f"{revision}:BENCHMARKS.md"], cwd=REPO, check=True, capture_output=True, text=True).stdout
+    text = benchmarks_at(revision)
     return {name: int(epochs) for name, epochs in re.findall(r"^\| (\w+) \| \d+ \| (\d+) \(\d+\) \|", text, re.MULTILINE)}
 
 

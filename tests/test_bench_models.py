@@ -1,7 +1,7 @@
-"""`make bench` flags a model whose training the wall-clock limit cut short, and still compares an
-older export's config with today's."""
+"""`make bench` flags a model whose training the wall-clock limit cut short, still compares an
+older export's config with today's, and reads the figures an older BENCHMARKS.md recorded."""
 
-from tests.bench_models import ended_by
+from tests.bench_models import ended_by, recorded_figures
 from tests.bench_training import same_config
 
 
@@ -15,3 +15,23 @@ def test_an_export_made_before_a_field_was_added_or_renamed_has_the_same_config(
     assert same_config({"name": "atis", "lstm_layers": 1}, current)  # old name, and fields at their defaults
     assert not same_config({"name": "atis", "lstm_layers": 2}, current)
     assert not same_config({"name": "atis", "lstm_layers": 1}, {**current, "cell": "gru"})
+
+
+def test_the_rows_of_an_older_accuracy_table_are_read_by_split_and_metric():
+    table = """### Accuracy (%)
+
+| model | split | slot F1 | intent acc | sentence acc | UPOS acc |
+|---|---|---|---|---|---|
+| atis | dev | 96.69 | 97.80 | 88.20 | — |
+| atis | test | 95.24 | 96.42 | 85.78 | — |
+| ewt | test | — | — | — | 95.40 |
+
+### Slot decoding
+
+| atis | test | 95.24 | 94.96 |
+"""
+    assert recorded_figures(table) == {
+        ("atis", "dev"): {"slot_f1": 96.69, "intent_accuracy": 97.80, "sentence_accuracy": 88.20},
+        ("atis", "test"): {"slot_f1": 95.24, "intent_accuracy": 96.42, "sentence_accuracy": 85.78},
+        ("ewt", "test"): {"upos_accuracy": 95.40},
+    }
