@@ -24,19 +24,20 @@ def predict(tag_fn: TagFunction, sentences: list[Sentence], batch_size: int = 25
     results: list[dict] = [{} for _ in sentences]
     for batch, padded in padded_batches([s.tokens for s in sentences], batch_size):
         outputs = tag_fn(tokens=tf.constant(padded, dtype=tf.string))
+        # To NumPy once per batch: slicing the tensors row by row is one TensorFlow op per row.
+        labels = {head: outputs[head].numpy() for head in ("slots", "pos", "intent") if head in outputs}
         for row, index in enumerate(batch):
-            length = len(sentences[index].tokens)
-            results[index] = _row(outputs, row, length)
+            results[index] = _row(labels, row, len(sentences[index].tokens))
     return results
 
 
-def _row(outputs: dict, row: int, length: int) -> dict:
+def _row(labels: dict[str, np.ndarray], row: int, length: int) -> dict:
     result = {}
     for head in ("slots", "pos"):
-        if head in outputs:
-            result[head] = [tag.decode() for tag in outputs[head][row, :length].numpy()]
-    if "intent" in outputs:
-        result["intent"] = outputs["intent"][row].numpy().decode()
+        if head in labels:
+            result[head] = [tag.decode() for tag in labels[head][row, :length]]
+    if "intent" in labels:
+        result["intent"] = labels["intent"][row].decode()
     return result
 
 
