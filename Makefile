@@ -73,7 +73,7 @@ soak: model
 bench: setup
 	bash tests/bench_all.sh
 
-# Trains the recurrent-family grid on ATIS, two seeds a row (about 75 minutes on 2 cores; not in CI), and
+# Trains the recurrent-family grid on ATIS, two seeds a row (about 45 minutes on 2 cores; not in CI), and
 # writes docs/ABLATION.md and docs/ablation.png. A run resumes from runs/ablation/results/: remove
 # runs/ablation to start over, as after a code change.
 ablation: data
